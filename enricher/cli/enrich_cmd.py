@@ -1,0 +1,147 @@
+"""``aadsts-enricher enrich``: find and explain the AADSTS codes in a message.
+
+Output contract (``--json`` and each ``--jsonl`` line), relied on by other tools:
+``codes`` (in order of first appearance), ``primary``, ``correlation_id``, ``trace_id``,
+``timestamp``, ``entries`` (per code: code, name, title, severity, category, known), ``inferred``
+(codes guessed from message phrases: code and phrase; never mixed into ``codes``), ``findings``
+(per code: how it was found, span, excerpt and IDs) and, for the primary code, ``advice``.
+A malformed ``--jsonl`` line yields ``{"line": N, "error": "..."}`` and processing goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+from enricher.cli import common
+from enricher.detect import detect
+from enricher.enrich import entry_for
+from enricher.kb_schema import CONTEXTS
+from enricher.knowledge import KnowledgeBase
+from enricher.models import Detection
+from enricher.render import detection_text, entry_text
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "enrich",
+        help="find AADSTS codes in a message and explain them",
+        description=(
+            "Reads an error message (a refresh serviceExceptionJson, a pipeline or activity message, an MSAL "
+            "exception, a token-endpoint response...) and prints every AADSTS code in it with its meaning and "
+            "fix. Exit code 0 when a code was found, 1 when none was (with --jsonl: 0 unless input fails)."
+        ),
+    )
+    p.add_argument("text", nargs="?", help="the message; '-' or omitted reads standard input")
+    p.add_argument("--context", choices=CONTEXTS, help="which product the message came from (for its notes)")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument(
+        "--jsonl",
+        metavar="FILE",
+        help="batch mode: FILE (or '-') holds one JSON object per line with 'text' (and optional 'context', 'id')",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    kb = common.knowledge(args)
+    if args.jsonl:
+        handle = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8", errors="replace")  # noqa: SIM115
+        with handle:
+            for out in process_lines(handle, kb):
+                sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        return 0
+    text = sys.stdin.read() if args.text in (None, "-") else args.text
+    detection = detect(text, kb.signatures)
+    if args.json:
+        common.print_json(result_json(detection, kb, args.context))
+    else:
+        print(human(detection, kb, args))
+    return 0 if detection else 1
+
+
+def process_lines(lines: Iterable[str], kb: KnowledgeBase) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise ValueError("each line must be a JSON object with a string 'text'")
+            context = item.get("context")
+            if context is not None and context not in CONTEXTS:
+                raise ValueError(f"unknown context {context!r} (one of {', '.join(CONTEXTS)})")
+        except ValueError as exc:
+            yield {"line": number, "error": str(exc)}
+            continue
+        out = result_json(detect(item["text"], kb.signatures), kb, context)
+        if "id" in item:
+            out = {"id": item["id"], **out}
+        yield out
+
+
+def result_json(detection: Detection, kb: KnowledgeBase, context: str | None) -> dict[str, Any]:
+    entries = []
+    for code in detection.codes:
+        entry, known = entry_for(code, kb)
+        entries.append(
+            {
+                "code": code,
+                "name": entry.name,
+                "title": entry.title,
+                "severity": entry.severity,
+                "category": entry.category,
+                "known": known,
+            }
+        )
+    advice = None
+    if detection.primary:
+        entry, known = entry_for(detection.primary, kb, detection.first("error"))
+        advice = {
+            "code": detection.primary,
+            "summary": entry.summary,
+            "fixes": [f.step for f in entry.fixes],
+            "context_note": entry.contexts.get(context) if context else None,  # type: ignore[call-overload]
+        }
+    return {
+        "codes": list(detection.codes),
+        "primary": detection.primary,
+        "correlation_id": detection.first("correlation_id"),
+        "trace_id": detection.first("trace_id"),
+        "timestamp": detection.first("timestamp"),
+        "error": detection.first("error"),
+        "suberror": detection.first("suberror"),
+        "client_id": detection.first("client_id"),
+        "entries": entries,
+        "inferred": [{"code": i.code, "phrase": i.phrase} for i in detection.inferred],
+        "findings": [_finding_json(f) for f in detection.findings],
+        "context": context,
+        "advice": advice,
+    }
+
+
+def _finding_json(finding: object) -> dict[str, Any]:
+    data = dataclasses.asdict(finding)  # type: ignore[call-overload]
+    data["how"] = str(data["how"])
+    data["span"] = list(data["span"])
+    return data
+
+
+def human(detection: Detection, kb: KnowledgeBase, args: argparse.Namespace) -> str:
+    style = common.style(args)
+    parts = [detection_text(detection, style)]
+    if detection.primary:
+        entry, known = entry_for(detection.primary, kb, detection.first("error"))
+        parts.append(entry_text(entry, style, context=args.context, known=known))
+        for code in detection.codes:
+            if code != detection.primary:
+                other, other_known = entry_for(code, kb)
+                parts.append(style.heading(f"Also: AADSTS{code}: {other.title}") + f" ({other.severity})")
+    return "\n\n".join(parts)
+
+
+__all__ = ["TextIO", "process_lines", "register", "result_json", "run"]

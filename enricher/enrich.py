@@ -1,0 +1,213 @@
+"""Turn a failed run and what detection found in it into an :class:`Alert`. Pure.
+
+Severity starts from the knowledge-base entry and is then adjusted by context: a scheduled
+refresh or a trigger-started pipeline has nobody to answer an MFA prompt, a consent screen or a
+Conditional Access challenge, so codes that need a user (50076, 50079, ...) and the Conditional
+Access family (53003, 53000, ...) are at least ``high`` on unattended runs, and a failure of the
+daemon's own sign-in (source ``self``) is at least ``high`` because it blinds every other check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from connectors.records import RunRecord, Source
+from enricher.kb_schema import PLACEHOLDER_RX, SEVERITIES, ContextName, Entry, Fix
+from enricher.knowledge import KnowledgeBase
+from enricher.models import Alert, Detection, FixStep, Link
+
+_RANK = {name: i for i, name in enumerate(SEVERITIES)}  # critical=0 ... info=4
+
+_SOURCE_CONTEXT: dict[Source, ContextName] = {
+    Source.POWERBI: "powerbi",
+    Source.POWERBI_DATAFLOW: "powerbi",
+    Source.FABRIC: "fabric",
+    Source.ADF: "adf",
+    Source.SYNAPSE: "synapse",
+}
+_ELEVATED_CATEGORIES = frozenset({"conditional_access", "mfa_strong_auth"})
+
+
+@dataclass(frozen=True)
+class Portals:
+    """Portal hosts for links; sovereign clouds use other hosts."""
+
+    login: str = "https://login.microsoftonline.com"
+    entra: str = "https://entra.microsoft.com"
+    powerbi: str = "https://app.powerbi.com"
+    fabric: str = "https://app.fabric.microsoft.com"
+    adf: str = "https://adf.azure.com"
+    synapse: str = "https://web.azuresynapse.net"
+
+
+PUBLIC_PORTALS = Portals()
+
+
+def fingerprint(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
+
+
+def entry_for(code: str, kb: KnowledgeBase, oauth_error: str | None = None) -> tuple[Entry, bool]:
+    """The knowledge-base entry for ``code``, or generic guidance built from what is known."""
+    entry = kb.get(code)
+    if entry is not None:
+        return entry, True
+    guidance = kb.meta.oauth_errors.get(oauth_error or "")
+    title = guidance.title if guidance else "Sign-in error not in our knowledge base"
+    cause = guidance.cause if guidance else "Entra ID refused the sign-in with a code this version does not describe."
+    fixes = [
+        "Open the official description of the code (link below) and compare it with the failing connection.",
+        "Look up the sign-in log entry by its correlation ID to see the account, app and policy involved.",
+    ]
+    if guidance:
+        fixes.insert(0, guidance.fix)
+    generic = Entry.model_construct(
+        code=code,
+        name="",
+        title=title,
+        summary=f"{cause} The knowledge base has no entry for AADSTS{code}; the guidance below is generic.",
+        category="other",
+        severity="medium",
+        severity_reason="Unknown code: treated as medium until someone looks at it.",
+        transient=False,
+        needs_user=False,
+        source="observed",
+        causes=(cause,),
+        fixes=tuple(Fix(step=step) for step in fixes),
+        contexts={},
+        related=(),
+        docs=(f"https://login.microsoftonline.com/error?code={code}",),
+        signatures=(),
+        seen_in=(),
+    )
+    return generic, False
+
+
+def adjusted_severity(entry: Entry, run: RunRecord) -> str:
+    severity = entry.severity
+    elevate = run.source is Source.SELF or (
+        run.unattended and (entry.needs_user or entry.category in _ELEVATED_CATEGORIES)
+    )
+    if elevate and _RANK[severity] > _RANK["high"]:
+        return "high"
+    return severity
+
+
+def placeholder_values(run: RunRecord, detection: Detection) -> dict[str, str]:
+    values = {
+        "code": detection.primary or "",
+        "tenant_id": run.extra.get("tenant_id", ""),
+        "client_id": detection.first("client_id") or run.extra.get("client_id", ""),
+        "correlation_id": detection.first("correlation_id") or "",
+        "trace_id": detection.first("trace_id") or "",
+        "timestamp": detection.first("timestamp") or "",
+        "item_id": run.item_id,
+        "item_name": run.item_name,
+        "item_type": run.item_type,
+        "run_id": run.run_id,
+        "subscription_id": run.extra.get("subscription_id", ""),
+        "resource_group": run.extra.get("resource_group", ""),
+        "activity_name": run.extra.get("activity_name", ""),
+        "linked_service": run.extra.get("linked_service", ""),
+    }
+    if run.source is Source.ADF:
+        values["factory_name"] = run.container_name
+    else:
+        values["workspace_id"] = run.container_id
+        values["workspace_name"] = run.container_name
+    return {k: v for k, v in values.items() if v}
+
+
+def fill(template: str, values: Mapping[str, str]) -> str:
+    """Replace known ``{placeholders}``; a missing value becomes ``<name>`` for the admin to supply."""
+    return PLACEHOLDER_RX.sub(lambda m: values.get(m.group(1), f"<{m.group(1)}>"), template)
+
+
+def context_for(run: RunRecord) -> ContextName | None:
+    if run.source is Source.POWERBI and run.extra.get("gateway") == "true":
+        return "gateway"
+    return _SOURCE_CONTEXT.get(run.source)
+
+
+def enrich(
+    run: RunRecord,
+    detection: Detection,
+    kb: KnowledgeBase,
+    *,
+    context: ContextName | None = None,
+    portals: Portals = PUBLIC_PORTALS,
+) -> Alert | None:
+    """The alert for ``run``, or None when detection found no code at all."""
+    code = detection.primary
+    if code is None:
+        return None
+    entry, known = entry_for(code, kb, detection.first("error"))
+    values = placeholder_values(run, detection)
+    ctx = context or context_for(run)
+    inferred = not detection.findings
+    return Alert(
+        fingerprint=fingerprint(run.tenant, run.source, run.container_id, run.item_id, code),
+        code=code,
+        codes=detection.codes or tuple(i.code for i in detection.inferred),
+        known=known,
+        name=entry.name,
+        title=f"AADSTS{code}{' (inferred)' if inferred else ''}: {entry.title} - {run.item_name}",
+        short=entry.title,
+        severity=adjusted_severity(entry, run),
+        severity_reason=entry.severity_reason,
+        category=entry.category,
+        summary=entry.summary,
+        causes=entry.causes,
+        fixes=tuple(
+            FixStep(fill(f.step, values), fill(f.command, values) if f.command else None) for f in entry.fixes
+        ),
+        context_note=entry.contexts.get(ctx) if ctx else None,
+        links=links(run, code, portals),
+        transient=entry.transient,
+        needs_user=entry.needs_user,
+        inferred=inferred,
+        run=run,
+        detection=detection,
+        correlation_id=values.get("correlation_id"),
+        trace_id=values.get("trace_id"),
+        timestamp=values.get("timestamp"),
+    )
+
+
+_SAFE_ID = re.compile(r"^[\w.-]{1,200}$")
+
+
+def links(run: RunRecord, code: str, portals: Portals = PUBLIC_PORTALS) -> tuple[Link, ...]:
+    found = [Link(f"AADSTS{code} explained", f"{portals.login}/error?code={code}")]
+    signins = f"{portals.entra}/#view/Microsoft_AAD_IAM/ActiveDirectoryMenuBlade/~/SignIns"
+    found.append(Link("Entra sign-in logs", signins))
+    item = _item_link(run, portals)
+    if item:
+        found.append(item)
+    return tuple(found)
+
+
+def _item_link(run: RunRecord, portals: Portals) -> Link | None:
+    ids = [run.container_id, run.item_id, run.run_id]
+    if not all(_SAFE_ID.match(i or "") for i in ids[:2]):
+        return None
+    ws, item = run.container_id, run.item_id
+    if run.source is Source.POWERBI:
+        return Link("Dataset settings in Power BI", f"{portals.powerbi}/groups/{ws}/settings/datasets/{item}")
+    if run.source is Source.POWERBI_DATAFLOW:
+        return Link("Dataflow in Power BI", f"{portals.powerbi}/groups/{ws}/dataflows/{item}")
+    if run.source is Source.FABRIC:
+        return Link("Workspace in Fabric", f"{portals.fabric}/groups/{ws}")
+    sub, rg = run.extra.get("subscription_id", ""), run.extra.get("resource_group", "")
+    if not (sub and rg and _SAFE_ID.match(run.run_id or "")):
+        return None
+    if run.source is Source.ADF:
+        factory = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.DataFactory/factories/{run.container_name}"
+        return Link("Pipeline run in Data Factory", f"{portals.adf}/en/monitoring/pipelineruns/{run.run_id}?factory={factory}")
+    if run.source is Source.SYNAPSE:
+        ws_id = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Synapse/workspaces/{run.container_name}"
+        return Link("Pipeline run in Synapse", f"{portals.synapse}/en/monitoring/pipelineruns/{run.run_id}?workspace={ws_id}")
+    return None
