@@ -10,9 +10,14 @@ Where codes hide in the wild:
 
 Texts arrive JSON-escaped several levels deep (``\\\\\\"error_codes\\\\\\":[...]``), with .NET's
 ``\\u0027`` quotes, HTML entities, or GUIDs broken by line wraps. Rather than trying to decode them,
-every pattern tolerates those forms, so one linear pass of each regex over the original text is
-enough and every span points into exactly what the caller passed in. All quantifiers are bounded or
-possessive-free simple classes, so a 10 MB input costs time linear in its size.
+every pattern tolerates those forms, so one linear pass of each regex is enough and every span
+points into exactly what the caller passed in. All quantifiers are bounded or simple classes, so a
+10 MB input costs time linear in its size.
+
+Speed: patterns are written in lower case and run case-sensitively over a lower-cased copy of the
+text of the same length (so spans still fit the original), each pattern runs only when a cheap
+substring test says its key word is present, and context fields are looked for only near the codes
+found.
 
 A bare number is only reported under a key that means "AADSTS code": an ADF activity's
 ``"errorCode": "2200"`` is ADF's own code and is never read as one (it is quoted, has 4 digits and
@@ -29,30 +34,53 @@ from __future__ import annotations
 import bisect
 import html
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 
 from enricher.models import Detection, Finding, How, Inferred
+from enricher.signatures import NO_SIGNATURES, Signatures
+
+__all__ = ["GENERIC_CODES", "NO_SIGNATURES", "Signatures", "detect"]
 
 GENERIC_CODES = frozenset({"50000"})
 
 # An optional quote in any of the forms quotes take after escaping: \" \\\" ' &quot; \u0022 \u0027 ...
-_Q = r"""(?:\\*["']|&quot;|&#0*3[49];|&#x0*2[27];|&apos;|\\*u00(?:22|27))?"""
-_SEP = r"""\s*[:=]\s*"""
-_CODE = r"(\d{5,7})(?![\d])"
+_Q = r"""(?:\\*(?:["']|&quot;|&#0*3[49];|&#x0*2[27];|&apos;)|\\+u00(?:22|27))?"""
+_SEP = r"\s*[:=]\s*"
+_CODE = r"(\d{5,7})(?!\d)"
 
-_LITERAL = re.compile(r"AADSTS[ _:#-]?" + _CODE, re.IGNORECASE)
-_ERROR_CODES = re.compile(r"error_?codes" + _Q + _SEP + r"\[\s*(\d{1,9}(?:\s*,\s*\d{1,9}){0,20})\s*\]", re.I)
-_ERROR_URI = re.compile(r"error(?:\?|%3F)code(?:=|%3D)" + _CODE, re.IGNORECASE)
-# A sign-in record's status.errorCode is an unquoted JSON number (or PowerShell "ErrorCode : 53003").
-_SIGNIN = re.compile(r"(?<![A-Za-z_])errorCode" + _Q + r"\s*[:=]\s*" + _CODE + r"(?![\"'\\.\w])", re.I)
-_SIGNIN_PORTAL = re.compile(r"sign-?in error code" + _Q + r"\s*[:=]?\s*" + _Q + _CODE, re.IGNORECASE)
+
+class _Rx:
+    """A lowercase pattern that runs only when one of its cue words occurs in the text."""
+
+    def __init__(self, pattern: str, cue: tuple[str, ...]) -> None:
+        self.rx = re.compile(pattern)
+        self.cue = cue
+
+    def finditer(self, low: str, start: int = 0, end: int | None = None) -> Iterator[re.Match[str]]:
+        if not any(c in low for c in self.cue):
+            return iter(())
+        return self.rx.finditer(low, start, len(low) if end is None else end)
+
+
+# (pattern, how, needs a sign-in record nearby)
+_CODE_PATTERNS: tuple[tuple[_Rx, How], ...] = (
+    (_Rx(r"aadsts[ _:#-]?" + _CODE, ("aadsts",)), How.LITERAL),
+    (
+        _Rx(r"error_?codes" + _Q + _SEP + r"\[\s*(\d{1,9}(?:\s*,\s*\d{1,9}){0,20})\s*\]", ("codes",)),
+        How.ERROR_CODES,
+    ),
+    (_Rx(r"error(?:\?|%3f)code(?:=|%3d)" + _CODE, ("code=", "code%3d")), How.ERROR_URI),
+    # a sign-in record's status.errorCode is an unquoted number (or PowerShell's "ErrorCode : 53003")
+    (_Rx(r"(?<![a-z_])errorcode" + _Q + _SEP + _CODE + r"(?![\"'\\.\w])", ("errorcode",)), How.SIGNIN),
+    (_Rx(r"sign-?in error code" + _Q + r"\s*[:=]?\s*" + _Q + _CODE, ("error code",)), How.SIGNIN),
+    (_Rx(r"server[_ ]?error[_ ]?code" + _Q + _SEP + _Q + _CODE, ("server",)), How.BROKER),
+    (_Rx(r"x-ms-clitelem" + _Q + _SEP + _Q + r"\d,(\d{5,7}),", ("clitelem",)), How.TELEMETRY),
+)
 _SIGNIN_CUE = re.compile(
-    r"failureReason|conditionalAccessStatus|signInEventTypes|userPrincipalName|createdDateTime|appDisplayName",
+    r"failurereason|conditionalaccessstatus|signineventtypes|userprincipalname|createddatetime|appdisplayname",
     re.IGNORECASE,
 )
-_BROKER = re.compile(r"server[_ ]?error[_ ]?code" + _Q + _SEP + _Q + _CODE, re.IGNORECASE)
-_TELEMETRY = re.compile(r"x-ms-clitelem" + _Q + _SEP + _Q + r"\d,(\d{5,7}),", re.IGNORECASE)
+_CUE_WINDOW = 800
 
 _OAUTH_ERRORS = (
     "invalid_request|invalid_grant|unauthorized_client|invalid_client|unsupported_grant_type|"
@@ -63,193 +91,189 @@ _OAUTH_ERRORS = (
 # A GUID that a line wrap (real or escaped) may have broken anywhere; exactly 32 hex digits, so the
 # match never runs on into the next word.
 _WRAP = r"(?:[ \t]*(?:\r?\n|(?:\\+[rn])+)[ \t]*)?"
-_HEX = r"(?:[0-9a-fA-F]" + _WRAP + ")"
-_GUID_HEAD = "(" + "-".join(_HEX + "{%d}" % n + _WRAP for n in (8, 4, 4, 4, 11)) + "[0-9a-fA-F])"
-# One pass collects every context field; the group name says which field matched.
-_CONTEXT = re.compile(
-    r"(?P<trace>trace[ _]?id" + _Q + _SEP + _Q + _GUID_HEAD + r")"
-    r"|(?P<corr>correlation[ _]?id" + _Q + _SEP + _Q + _GUID_HEAD + r")"
-    r"|(?P<ts>timestamp" + _Q + _SEP + _Q + r"(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d{1,7})?Z?))"
-    r"|(?P<err>(?<![A-Za-z_])error(?:[_ ]?code)?" + _Q + _SEP + _Q + r"(" + _OAUTH_ERRORS + r")(?![a-z_]))"
-    r"|(?P<sub>sub_?error" + _Q + _SEP + _Q + r"([a-z][a-z_]{2,40}))"
-    r"|(?P<client>(?:(?<![A-Za-z])app(?:lication)?(?:\s+with\s+identifier)?|client[_ ]?id|app[_ ]?id"
-    r"|application\s+id)" + _Q + r"\s*[:=]?\s*" + _Q + _GUID_HEAD + r")",
-    re.IGNORECASE,
+_HEX = r"(?:[0-9a-f]" + _WRAP + ")"
+_STRICT_GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_GUID = "(" + _STRICT_GUID + "|" + "-".join(f"{_HEX}{{{n}}}{_WRAP}" for n in (8, 4, 4, 4, 11)) + "[0-9a-f])"
+
+
+class _Field:
+    """A context field: found by locating its label words with str.find, then matching at each one."""
+
+    def __init__(self, name: str, labels: tuple[str, ...], pattern: str) -> None:
+        self.name = name
+        self.labels = labels
+        self.rx = re.compile(pattern)
+
+    def scan(self, low: str, start: int, end: int) -> list[tuple[int, str]]:
+        found: dict[int, str] = {}
+        for label in self.labels:
+            i = low.find(label, start, end)
+            while i != -1:
+                m = self.rx.match(low, i, end)
+                if m and i not in found:
+                    value = _field_value(self.name, m.group(1))
+                    if value:
+                        found[i] = value
+                i = low.find(label, i + 1, end)
+        return sorted(found.items())
+
+
+_FIELDS = (
+    _Field("trace_id", ("trace",), r"trace[ _]?id" + _Q + _SEP + _Q + _GUID),
+    _Field("correlation_id", ("correlation",), r"correlation[ _]?id" + _Q + _SEP + _Q + _GUID),
+    _Field(
+        "timestamp",
+        ("timestamp",),
+        r"timestamp" + _Q + _SEP + _Q + r"(\d{4}-\d\d-\d\d[ t]\d\d:\d\d:\d\d(?:\.\d{1,7})?z?)",
+    ),
+    _Field(
+        "error",
+        ("error",),
+        r"(?<![a-z_])error(?:[_ ]?code)?" + _Q + _SEP + _Q + "(" + _OAUTH_ERRORS + r")(?![a-z_])",
+    ),
+    _Field("suberror", ("suberror", "sub_error"), r"sub_?error" + _Q + _SEP + _Q + r"([a-z][a-z_]{2,40})"),
+    _Field(
+        "client_id",
+        ("app", "client"),
+        r"(?:(?<![a-z])app(?:lication)?(?:\s+with\s+identifier)?|client[_ ]?id|app[_ ]?id|application\s+id)"
+        + _Q
+        + r"\s*[:=]?\s*"
+        + _Q
+        + _GUID,
+    ),
 )
-_GROUP_FIELD = {
-    "trace": "trace_id",
-    "corr": "correlation_id",
-    "ts": "timestamp",
-    "err": "error",
-    "sub": "suberror",
-    "client": "client_id",
-}
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _BREAKS = re.compile(r"\s+|\\+[rn]")
-_EXCERPT_END = re.compile(r"\\+[rn]|[\r\n]|\\+\"|&quot;|\\+u0022|Trace ID|\",|\"}")
+_EXCERPT_END = re.compile(r"\\+[rn]|[\r\n]|\\+\"|&quot;|\\+u0022|trace id|\",|\"}")
 _UNESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})|\\+([\"'/\\])")
-_NEAR = 3000  # how far before a code a context field may sit (JSON keys preceding error_description)
-_CUE_WINDOW = 800
-
-# Every pattern above contains one of these; a text with none of them has no readable code.
-_CHEAP_CUES = ("aadsts", "error_code", "errorcode", "error code", "code=", "code%3d", "clitelem")
-
-
-@dataclass(frozen=True)
-class Signatures:
-    """Phrases that identify a code when the text lost it. Built once from the knowledge base.
-
-    A phrase is lowercase words; ``*`` stands for a short gap (an app id, a tenant name). Word
-    separators match any whitespace, escaped line breaks or ``&nbsp;``.
-    """
-
-    rx: re.Pattern[str] | None
-    phrases: tuple[tuple[re.Pattern[str], str, str], ...]  # (compiled, code, phrase)
-
-    @classmethod
-    def build(cls, pairs: Iterable[tuple[str, str]]) -> Signatures:
-        compiled: list[tuple[re.Pattern[str], str, str]] = []
-        for code, phrase in pairs:
-            compiled.append((re.compile(_phrase_pattern(phrase), re.IGNORECASE), code, phrase))
-        if not compiled:
-            return cls(None, ())
-        union = "|".join(f"(?:{p.pattern})" for p, _, _ in compiled)
-        return cls(re.compile(union, re.IGNORECASE), tuple(compiled))
-
-    def scan(self, text: str) -> list[Inferred]:
-        if self.rx is None:
-            return []
-        found: list[Inferred] = []
-        for m in self.rx.finditer(text):
-            matched = m.group(0)
-            for pattern, code, phrase in self.phrases:
-                if pattern.fullmatch(matched):
-                    found.append(Inferred(code, phrase, m.span()))
-                    break
-        return found
-
-
-NO_SIGNATURES = Signatures(None, ())
-
-
-def _phrase_pattern(phrase: str) -> str:
-    gap = r"[^\n]{0,80}?"
-    sep = r"(?:\s|\\+[rnt]|&nbsp;|&#160;)+"
-    parts = []
-    for word in phrase.lower().split():
-        parts.append(gap if word == "*" else re.escape(word))
-    pattern = sep.join(parts)
-    return pattern.replace(sep + gap + sep, sep + gap)
+_NEAR = 3000  # how far from a code its context fields may sit
+_Hit = tuple[int, str, How, tuple[int, int]]
 
 
 def detect(text: str, signatures: Signatures = NO_SIGNATURES) -> Detection:
     """Every AADSTS code in ``text`` in order of first appearance, de-duplicated by code."""
     if not isinstance(text, str) or not text:
         return Detection()
-    lowered = text.lower()
-    has_cue = any(cue in lowered for cue in _CHEAP_CUES)
-    hits = _code_hits(text) if has_cue else []
-    inferred_all = signatures.scan(text)
-    literal_codes = {code for _, code, _, _ in hits}
+    low = _lower(text)
+    hits = _code_hits(low)
+    literal = {hit[1] for hit in hits}
     inferred: list[Inferred] = []
-    for inf in inferred_all:
-        if inf.code not in literal_codes and all(i.code != inf.code for i in inferred):
+    for inf in signatures.scan(low):
+        if inf.code not in literal and all(i.code != inf.code for i in inferred):
             inferred.append(inf)
     if not hits:
-        primary = inferred[0].code if inferred else None
-        return Detection((), tuple(inferred), primary)
-    findings = _with_context(text, hits)
+        return Detection((), tuple(inferred), inferred[0].code if inferred else None)
+    findings = _with_context(text, low, hits)
     return Detection(findings, tuple(inferred), _primary(findings))
 
 
-def _code_hits(text: str) -> list[tuple[int, str, How, tuple[int, int]]]:
-    """(position, code, how, span) for every code, first occurrence of each code only."""
-    raw: list[tuple[int, str, How, tuple[int, int]]] = []
-    for m in _LITERAL.finditer(text):
-        raw.append((m.start(), m.group(1), How.LITERAL, m.span()))
-    for m in _ERROR_CODES.finditer(text):
-        for number in re.findall(r"\d+", m.group(1)):
-            if 5 <= len(number) <= 7:
-                raw.append((m.start(), number, How.ERROR_CODES, m.span()))
-    for m in _ERROR_URI.finditer(text):
-        raw.append((m.start(), m.group(1), How.ERROR_URI, m.span()))
-    for m in _SIGNIN.finditer(text):
-        window = text[max(0, m.start() - _CUE_WINDOW) : m.end() + _CUE_WINDOW]
-        if _SIGNIN_CUE.search(window):
-            raw.append((m.start(), m.group(1), How.SIGNIN, m.span()))
-    for m in _SIGNIN_PORTAL.finditer(text):
-        raw.append((m.start(), m.group(1), How.SIGNIN, m.span()))
-    for m in _BROKER.finditer(text):
-        raw.append((m.start(), m.group(1), How.BROKER, m.span()))
-    for m in _TELEMETRY.finditer(text):
-        raw.append((m.start(), m.group(1), How.TELEMETRY, m.span()))
-    raw.sort(key=lambda hit: (hit[0], list(How).index(hit[2])))
+def _lower(text: str) -> str:
+    """``text.lower()``, except that the rare characters whose lower case is longer stay as they are."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+def _code_hits(low: str) -> list[_Hit]:
+    """(position, code, how, span) for the first occurrence of every code."""
+    raw: list[_Hit] = []
+    for rx, how in _CODE_PATTERNS:
+        for m in rx.finditer(low):
+            if how is How.ERROR_CODES:
+                numbers = [n for n in re.findall(r"\d+", m.group(1)) if 5 <= len(n) <= 7]
+            elif how is How.SIGNIN and "error code" not in m.group(0):
+                window = low[max(0, m.start() - _CUE_WINDOW) : m.end() + _CUE_WINDOW]
+                numbers = [m.group(1)] if _SIGNIN_CUE.search(window) else []
+            else:
+                numbers = [m.group(1)]
+            raw.extend((m.start(), n, how, m.span()) for n in numbers)
+    order = list(How)
+    raw.sort(key=lambda hit: (hit[0], order.index(hit[2])))
     seen: set[str] = set()
     hits = []
     for hit in raw:
-        if hit[1] not in seen and hit[1] != "0" * len(hit[1]):
+        if hit[1] not in seen and int(hit[1]):
             seen.add(hit[1])
             hits.append(hit)
     return hits
 
 
-def _with_context(text: str, hits: list[tuple[int, str, How, tuple[int, int]]]) -> tuple[Finding, ...]:
-    fields: dict[str, tuple[list[int], list[str]]] = {name: ([], []) for name in _GROUP_FIELD.values()}
-    for m in _CONTEXT.finditer(text):
-        group = m.lastgroup
-        if group is None:
-            continue
-        value = _context_value(group, m.group(m.lastindex + 1 if m.lastindex else 0))
-        if value:
-            positions, values = fields[_GROUP_FIELD[group]]
-            positions.append(m.start())
-            values.append(value)
+def _with_context(text: str, low: str, hits: list[_Hit]) -> tuple[Finding, ...]:
+    windows = _windows([h[0] for h in hits], len(low))
+    fields: dict[str, tuple[list[int], list[str]]] = {}
+    for field in _FIELDS:
+        pairs = [pair for start, end in windows for pair in field.scan(low, start, end)]
+        fields[field.name] = ([p for p, _ in pairs], [v for _, v in pairs])
     findings = []
     for i, (pos, code, how, span) in enumerate(hits):
-        end = hits[i + 1][0] if i + 1 < len(hits) else len(text)
-        found = {name: _nearest(pos, end, *pv) for name, pv in fields.items()}
-        findings.append(Finding(code=code, how=how, span=span, excerpt=_excerpt(text, span, how), **found))
+        before = hits[i - 1][0] if i else -1
+        after = hits[i + 1][0] if i + 1 < len(hits) else len(text)
+        # A sign-in record lists its correlationId before status.errorCode; message texts print IDs after.
+        pick: Callable[..., str | None] = _record_field if how is How.SIGNIN else _nearest
+        found = {name: pick(pos, before, after, *pv) for name, pv in fields.items()}
+        findings.append(
+            Finding(code=code, how=how, span=span, excerpt=_excerpt(text, low, span, how), **found)
+        )
     return tuple(findings)
 
 
-def _context_value(group: str, raw: str | None) -> str | None:
+def _windows(positions: list[int], size: int) -> list[tuple[int, int]]:
+    """Merged ranges within _NEAR of any code: the only places context fields are looked for."""
+    merged: list[tuple[int, int]] = []
+    for pos in positions:
+        start, end = max(0, pos - _NEAR), min(size, pos + _NEAR)
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _field_value(name: str, raw: str | None) -> str | None:
     if raw is None:
         return None
-    if group in ("trace", "corr", "client"):
-        guid = _GUID.match(_BREAKS.sub("", raw))
-        return guid.group(0).lower() if guid else None
-    if group == "ts":
-        return raw.replace(" ", "T", 1)
+    if name in ("trace_id", "correlation_id", "client_id"):
+        return _BREAKS.sub("", raw).lower()
+    if name == "timestamp":
+        return raw.upper().replace(" ", "T", 1)
     return raw.lower()
 
 
-def _nearest(pos: int, end: int, positions: list[int], values: list[str]) -> str | None:
+def _nearest(pos: int, before: int, after: int, positions: list[int], values: list[str]) -> str | None:
     """The first value inside this finding's own segment, else the closest one just before it."""
     i = bisect.bisect_left(positions, pos)
-    if i < len(positions) and positions[i] < end:
+    if i < len(positions) and positions[i] < after:
         return values[i]
     if i > 0 and pos - positions[i - 1] <= _NEAR:
         return values[i - 1]
     return None
 
 
-def _excerpt(text: str, span: tuple[int, int], how: How) -> str:
+def _record_field(pos: int, before: int, after: int, positions: list[int], values: list[str]) -> str | None:
+    """The closest value before the code but after the previous code, else the first one after it."""
+    i = bisect.bisect_left(positions, pos)
+    if i > 0 and positions[i - 1] > before and pos - positions[i - 1] <= _NEAR:
+        return values[i - 1]
+    if i < len(positions) and positions[i] < after:
+        return values[i]
+    return None
+
+
+def _excerpt(text: str, low: str, span: tuple[int, int], how: How) -> str:
+    """The sentence the code opens, unescaped: what a human would read in the original message."""
     if how is not How.LITERAL:
         return text[span[0] : span[1]]
-    window = text[span[0] : span[0] + 400]
-    cut = _EXCERPT_END.search(window, span[1] - span[0])
-    snippet = window[: cut.start()] if cut else window
-    snippet = _UNESCAPE.sub(_unescape_one, snippet)
-    return " ".join(html.unescape(snippet).split())[:300]
+    cut = _EXCERPT_END.search(low, span[1], span[0] + 400)
+    snippet = text[span[0] : cut.start() if cut else span[0] + 400]
+    if "\\" in snippet:
+        snippet = _UNESCAPE.sub(_unescape_one, snippet)
+    if "&" in snippet:
+        snippet = html.unescape(snippet)
+    return " ".join(snippet.split())[:300]
 
 
 def _unescape_one(m: re.Match[str]) -> str:
-    if m.group(1):
-        try:
-            return chr(int(m.group(1), 16))
-        except ValueError:  # pragma: no cover - four hex digits always decode
-            return m.group(0)
-    return m.group(2)
+    return chr(int(m.group(1), 16)) if m.group(1) else m.group(2)
 
 
 def _primary(findings: tuple[Finding, ...]) -> str | None:

@@ -57,7 +57,11 @@ def entry_for(code: str, kb: KnowledgeBase, oauth_error: str | None = None) -> t
         return entry, True
     guidance = kb.meta.oauth_errors.get(oauth_error or "")
     title = guidance.title if guidance else "Sign-in error not in our knowledge base"
-    cause = guidance.cause if guidance else "Entra ID refused the sign-in with a code this version does not describe."
+    cause = (
+        guidance.cause
+        if guidance
+        else "Entra ID refused the sign-in with a code this version does not describe."
+    )
     fixes = [
         "Open the official description of the code (link below) and compare it with the failing connection.",
         "Look up the sign-in log entry by its correlation ID to see the account, app and policy involved.",
@@ -206,8 +210,14 @@ def _item_link(run: RunRecord, portals: Portals) -> Link | None:
         return None
     if run.source is Source.ADF:
         factory = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.DataFactory/factories/{run.container_name}"
-        return Link("Pipeline run in Data Factory", f"{portals.adf}/en/monitoring/pipelineruns/{run.run_id}?factory={factory}")
+        return Link(
+            "Pipeline run in Data Factory",
+            f"{portals.adf}/en/monitoring/pipelineruns/{run.run_id}?factory={factory}",
+        )
     if run.source is Source.SYNAPSE:
         ws_id = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Synapse/workspaces/{run.container_name}"
-        return Link("Pipeline run in Synapse", f"{portals.synapse}/en/monitoring/pipelineruns/{run.run_id}?workspace={ws_id}")
+        return Link(
+            "Pipeline run in Synapse",
+            f"{portals.synapse}/en/monitoring/pipelineruns/{run.run_id}?workspace={ws_id}",
+        )
     return None

@@ -153,7 +153,9 @@ class Entry(BaseModel):
         for text in texts:
             for name in PLACEHOLDER_RX.findall(text):
                 if name not in PLACEHOLDERS:
-                    raise ValueError(f"unknown placeholder {{{name}}} (known: {', '.join(sorted(PLACEHOLDERS))})")
+                    raise ValueError(
+                        f"unknown placeholder {{{name}}} (known: {', '.join(sorted(PLACEHOLDERS))})"
+                    )
         if self.source == "observed" and not self.seen_in:
             raise ValueError("an observed-only entry must say where it was seen (seen_in)")
         return self

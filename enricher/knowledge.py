@@ -77,7 +77,7 @@ def load_knowledge(override_dirs: Sequence[Path | str] = ()) -> KnowledgeBase:
             raw[code] = doc
     overridden: set[str] = set()
     for directory in override_dirs:
-        for path, doc in _override_documents(Path(directory)):
+        for doc in _override_documents(Path(directory)):
             code = str(doc.get("code", "")).removeprefix("AADSTS")
             doc["code"] = code
             raw[code] = _merge(raw.get(code, {}), doc)
@@ -100,12 +100,11 @@ def _documents(path: Path) -> Iterable[dict[str, Any]]:
         yield doc
 
 
-def _override_documents(directory: Path) -> Iterable[tuple[Path, dict[str, Any]]]:
+def _override_documents(directory: Path) -> Iterable[dict[str, Any]]:
     if not directory.is_dir():
         raise KnowledgeError(f"knowledge override directory {directory} does not exist")
     for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
-        for doc in _documents(path):
-            yield path, doc
+        yield from _documents(path)
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -54,7 +54,9 @@ def _bullets(items: Iterable[str], indent: str = "  ") -> list[str]:
 def _steps(steps: Iterable[tuple[str, str | None]], style: Style) -> list[str]:
     lines = []
     for n, (step, command) in enumerate(steps, 1):
-        lines.append(textwrap.fill(" ".join(step.split()), 96, initial_indent=f"  {n}. ", subsequent_indent="     "))
+        lines.append(
+            textwrap.fill(" ".join(step.split()), 96, initial_indent=f"  {n}. ", subsequent_indent="     ")
+        )
         if command:
             lines.append(style.dim(f"     $ {command}"))
     return lines
@@ -121,7 +123,9 @@ def alert_text(alert: Alert, style: Style, *, status: str = "firing", extra: Ite
     run = alert.run
     state = "RESOLVED" if status == "resolved" else style.severity(alert.severity)
     lines = [f"{state}  {style.heading(alert.title)}"]
-    lines.append(f"  {run.source} | {run.container_name} / {run.item_name} ({run.item_type}) | run {run.run_id}")
+    lines.append(
+        f"  {run.source} | {run.container_name} / {run.item_name} ({run.item_type}) | run {run.run_id}"
+    )
     lines += list(extra)
     if status != "resolved":
         lines += [_wrap(alert.summary)]

@@ -12,7 +12,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-from enricher import __version__
 from enricher.cli import common, enrich_cmd, explain, kb
 from enricher.errors import ConfigError, EnricherError, KnowledgeError
 

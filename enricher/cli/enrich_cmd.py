@@ -139,7 +139,7 @@ def human(detection: Detection, kb: KnowledgeBase, args: argparse.Namespace) -> 
         parts.append(entry_text(entry, style, context=args.context, known=known))
         for code in detection.codes:
             if code != detection.primary:
-                other, other_known = entry_for(code, kb)
+                other, _ = entry_for(code, kb)
                 parts.append(style.heading(f"Also: AADSTS{code}: {other.title}") + f" ({other.severity})")
     return "\n\n".join(parts)
 

@@ -6,7 +6,7 @@ import argparse
 
 from enricher.cli import common
 from enricher.enrich import entry_for
-from enricher.kb_schema import CONTEXTS, CODE_RX
+from enricher.kb_schema import CODE_RX, CONTEXTS
 from enricher.render import entry_text
 
 

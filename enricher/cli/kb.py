@@ -69,7 +69,9 @@ def run_stats(args: argparse.Namespace) -> int:
         + f" ({data['entries'] - data['observed']} official, {data['observed']} observed-only),"
         f" {data['rich']} rich, {data['with_signatures']} with message signatures"
     )
-    print(f"Official code table covered: {data['covered']}/{data['official']} ({data['coverage_percent']}%)\n")
+    print(
+        f"Official code table covered: {data['covered']}/{data['official']} ({data['coverage_percent']}%)\n"
+    )
     print(f"{'category':<26}{'official':>9}{'covered':>9}{'entries':>9}{'rich':>6}{'observed':>10}")
     for name, row in data["categories"].items():
         print(
