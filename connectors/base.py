@@ -1,0 +1,150 @@
+"""What every connector shares: the contract, the poll result, fan-out and the self-sign-in record.
+
+A connector is stateless apart from caches: ``poll(now, cursor)`` returns run records and the next
+cursor (small, JSON-able watermarks). Overlapping windows may return a run twice; the daemon's store
+drops runs it has seen with the same status, so a connector can always err on the side of reading
+more. A failure of one item (a container, a dataset) is reported in ``errors`` and does not stop
+the others; its watermark stays put so the next cycle retries it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from connectors.errors import ApiError, AuthError, ConnectorError
+from connectors.records import RunRecord, RunStatus, Source
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class Poll:
+    records: list[RunRecord] = field(default_factory=list)
+    cursor: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    auth_error: AuthError | None = None
+
+
+class Connector(Protocol):
+    source: Source
+    name: str
+
+    def poll(self, now: datetime, cursor: Mapping[str, str]) -> Poll: ...
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the connector signs in as: needed to report the daemon's own sign-in failures."""
+
+    tenant: str
+    tenant_id: str
+    client_id: str
+
+
+def self_record(identity: Identity, scope: str, now: datetime, error: AuthError | None) -> RunRecord:
+    """The daemon's own sign-in as a run: failed with Entra's text, or succeeded (resolving it)."""
+    status = RunStatus.FAILED if error else RunStatus.SUCCEEDED
+    return RunRecord(
+        source=Source.SELF,
+        tenant=identity.tenant,
+        container_id=identity.client_id,
+        container_name="aadsts-enricher",
+        item_id=scope,
+        item_name=f"own sign-in for {scope.removesuffix('/.default')}",
+        item_type="token",
+        run_id=f"self:{scope}",
+        status=status,
+        raw_status=status.value,
+        started_at=now,
+        ended_at=now,
+        unattended=True,
+        error_text=error.message if error else "",
+        extra={"tenant_id": identity.tenant_id, "client_id": identity.client_id},
+    )
+
+
+def guarded_poll(
+    identity: Identity, scope: str, now: datetime, cursor: dict[str, str], body: Callable[[Poll], None]
+) -> Poll:
+    """Run ``body`` and always finish with the record of the daemon's own sign-in for ``scope``.
+
+    An AuthError anywhere (azure-identity could not get a token) ends the poll and becomes a failed
+    ``self`` run carrying Entra's text; any other ConnectorError is an error of this poll.
+    """
+    poll = Poll(cursor=cursor)
+    try:
+        body(poll)
+    except AuthError as exc:
+        poll.auth_error = exc
+    except ConnectorError as exc:
+        poll.errors.append(str(exc))
+    if poll.auth_error:
+        poll.errors.append(str(poll.auth_error))
+    poll.records.append(self_record(identity, scope, now, poll.auth_error))
+    return poll
+
+
+def fan_out(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[tuple[T, R | ConnectorError]]:
+    """``fn`` over ``items`` with up to ``workers`` threads; a ConnectorError is a result, not a crash."""
+
+    def guarded(item: T) -> R | ConnectorError:
+        try:
+            return fn(item)
+        except ConnectorError as exc:
+            return exc
+
+    if workers <= 1 or len(items) <= 1:
+        return [(item, guarded(item)) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(zip(items, pool.map(guarded, items), strict=True))
+
+
+def collect(
+    poll: Poll, results: Iterable[tuple[T, R | ConnectorError]], what: Callable[[T], str]
+) -> list[tuple[T, R]]:
+    """Successful results; failures go to ``poll.errors`` (the first auth failure to ``auth_error``)."""
+    ok = []
+    for item, result in results:
+        if isinstance(result, AuthError):
+            poll.auth_error = poll.auth_error or result
+        elif isinstance(result, ApiError | ConnectorError):
+            poll.errors.append(f"{what(item)}: {result}")
+        else:
+            ok.append((item, result))
+    return ok
+
+
+@dataclass(frozen=True)
+class NameFilter:
+    """Include/exclude by name with globs (``Finance*``) or, written ``re:...``, regular expressions."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def __call__(self, name: str) -> bool:
+        if self.include and not any(_match(p, name) for p in self.include):
+            return False
+        return not any(_match(p, name) for p in self.exclude)
+
+
+def _match(pattern: str, name: str) -> bool:
+    if pattern.startswith("re:"):
+        return re.search(pattern[3:], name) is not None
+    return fnmatch.fnmatchcase(name.lower(), pattern.lower())
+
+
+def as_dict(value: object) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one: payloads from outside are never trusted."""
+    return value if isinstance(value, dict) else {}
+
+
+def lower_keys(obj: Mapping[str, object]) -> dict[str, object]:
+    """Power BI spells some keys with a capital first letter in the spec; read them case-insensitively."""
+    return {k.lower(): v for k, v in obj.items()}

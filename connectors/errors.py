@@ -1,0 +1,28 @@
+"""Errors raised by the connectors. ``connectors`` imports nothing from ``enricher``, so it has its own
+small tree; the daemon translates these into its own errors at the seam.
+
+    ConnectorError
+    ├── ApiError     an API answered with an error (after retries), or with a body we cannot parse
+    └── AuthError    azure-identity could not get a token; ``message`` is Entra's text (AADSTS...)
+"""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    pass
+
+
+class ApiError(ConnectorError):
+    def __init__(self, api: str, message: str, *, status: int | None = None, retryable: bool = True) -> None:
+        super().__init__(f"{api}: {message}")
+        self.api = api
+        self.status = status
+        self.retryable = retryable
+
+
+class AuthError(ConnectorError):
+    def __init__(self, scope: str, message: str) -> None:
+        super().__init__(f"sign-in for {scope} failed: {message}")
+        self.scope = scope
+        self.message = message

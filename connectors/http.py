@@ -1,0 +1,266 @@
+"""The one HTTP client every connector uses: timeouts, retries, Retry-After, token refresh, paging.
+
+Retry policy is data plus one pure function (:func:`next_delay`). A 429 or 503 with
+``Retry-After`` blocks the whole host until that moment, not just the one request, so parallel
+workers do not keep hammering a throttled API. A wait longer than ``max_wait`` is not slept
+through inside a poll: the request fails as retryable and the item is polled again next cycle.
+A 401 (and Power BI's 403 ``TokenExpired``) gets exactly one retry with a freshly issued token.
+Paging links are followed only on the host that served the first page, so a token never leaves it.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+
+from connectors.auth import TokenProvider
+from connectors.errors import ApiError
+
+RETRYABLE = frozenset({429, 500, 502, 503, 504})
+_CLAIMS = re.compile(r'claims="([^"]+)"')
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    base: float = 0.5
+    cap: float = 20.0
+    #: Longest Retry-After we wait out inside one poll; longer waits defer the item to the next cycle.
+    max_wait: float = 60.0
+    timeout: float = 30.0
+
+
+def next_delay(attempt: int, retry_after: float | None, policy: RetryPolicy, rng: random.Random) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: full-jitter backoff, never less than Retry-After."""
+    backoff = rng.uniform(0, min(policy.cap, policy.base * 2**attempt))
+    return max(backoff, retry_after or 0.0)
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds from a Retry-After header: integer or decimal seconds (Graph sends 2.128), or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+class AzureHttp:
+    """Thread-safe; share one per tenant."""
+
+    def __init__(
+        self,
+        tokens: TokenProvider,
+        *,
+        verify: str | bool = True,
+        policy: RetryPolicy = RetryPolicy(),
+        per_host: int = 8,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        seed: int | None = None,
+    ) -> None:
+        self.tokens = tokens
+        self.verify = verify
+        self.policy = policy
+        self.requests: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
+        self._session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=max(per_host, 10))
+        self._session.mount("https://", adapter)
+        self._per_host = per_host
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._not_before: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = random.Random(seed)
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def get(self, api: str, url: str, scope: str, params: dict[str, Any] | None = None) -> Any:
+        return self.request(api, "GET", url, scope, params=params)
+
+    def post(self, api: str, url: str, scope: str, body: Any, params: dict[str, Any] | None = None) -> Any:
+        return self.request(api, "POST", url, scope, params=params, body=body)
+
+    def request(
+        self,
+        api: str,
+        method: str,
+        url: str,
+        scope: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+    ) -> Any:
+        """The parsed JSON body (None for an empty one). Raises ApiError or AuthError."""
+        host = urlparse(url).netloc
+        refreshed = False
+        claims: str | None = None
+        last = "no attempt made"
+        attempt = 0
+        while attempt < self.policy.attempts:
+            self._wait_for_host(host)
+            token = self.tokens.token(scope, fresh=refreshed, claims=claims)
+            try:
+                response = self._send(api, host, method, url, token, params, body)
+            except requests.RequestException as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                self._sleep(next_delay(attempt, None, self.policy, self._rng))
+                attempt += 1
+                continue
+            if _token_rejected(response) and not refreshed:
+                refreshed = True
+                claims = _challenge_claims(response)
+                continue  # one retry with a new token, not counted as an attempt
+            if response.status_code in RETRYABLE:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
+                last = f"HTTP {response.status_code}"
+                if retry_after is not None:
+                    self._block_host(host, retry_after)
+                    if retry_after > self.policy.max_wait:
+                        break
+                self._sleep(next_delay(attempt, retry_after, self.policy, self._rng))
+                attempt += 1
+                continue
+            if response.status_code >= 400:
+                self.failures[api] += 1
+                raise ApiError(
+                    api,
+                    f"HTTP {response.status_code}: {_error_text(response)}",
+                    status=response.status_code,
+                    retryable=False,
+                )
+            try:
+                return response.json() if response.content.strip() else None
+            except ValueError:
+                last = f"malformed JSON ({len(response.content)} bytes)"
+                attempt += 1
+        self.failures[api] += 1
+        raise ApiError(api, f"{method} {urlparse(url).path} failed after retries: {last}", retryable=True)
+
+    def _send(
+        self, api: str, host: str, method: str, url: str, token: str, params: dict[str, Any] | None, body: Any
+    ) -> requests.Response:
+        with self._lock:
+            slot = self._slots.setdefault(host, threading.BoundedSemaphore(self._per_host))
+            self.requests[api] += 1
+        with slot:
+            return self._session.request(
+                method,
+                url,
+                params=params,
+                json=body,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                timeout=self.policy.timeout,
+                verify=self.verify,  # per request: REQUESTS_CA_BUNDLE would override Session.verify
+                allow_redirects=False,
+            )
+
+    def _block_host(self, host: str, seconds: float) -> None:
+        with self._lock:
+            until = self._clock() + seconds
+            self._not_before[host] = max(self._not_before.get(host, 0.0), until)
+
+    def _wait_for_host(self, host: str) -> None:
+        with self._lock:
+            until = self._not_before.get(host, 0.0)
+        remaining = until - self._clock()
+        if remaining > self.policy.max_wait:
+            raise ApiError(host, f"throttled for another {remaining:.0f} s", status=429, retryable=True)
+        if remaining > 0:
+            self._sleep(remaining)
+
+    # -- paging -----------------------------------------------------------------------------------
+
+    def follow(
+        self, api: str, url: str, scope: str, params: dict[str, Any] | None, link_key: str
+    ) -> Iterator[Any]:
+        """Pages that link to the next page by absolute URL (``@odata.nextLink``, ``nextLink``, ``continuationUri``)."""
+        host = urlparse(url).netloc
+        page = self.get(api, url, scope, params)
+        while True:
+            yield page
+            link = page.get(link_key) if isinstance(page, dict) else None
+            if not link:
+                return
+            if urlparse(link).netloc != host:
+                raise ApiError(
+                    api, f"refusing to follow a paging link to another host: {urlparse(link).netloc}"
+                )
+            page = self.get(api, link, scope)
+
+    def top_skip(
+        self, api: str, url: str, scope: str, params: dict[str, Any], top: int
+    ) -> Iterator[list[Any]]:
+        """Power BI's $top/$skip paging: raise $skip until a short page."""
+        skip = 0
+        while True:
+            page = self.get(api, url, scope, {**params, "$top": top, "$skip": skip})
+            values = list((page or {}).get("value") or [])
+            yield values
+            if len(values) < top:
+                return
+            skip += top
+
+    def post_continuation(self, api: str, url: str, scope: str, body: dict[str, Any]) -> Iterator[Any]:
+        """ADF/Synapse run queries: the continuation token goes back in the POST body."""
+        token: str | None = None
+        while True:
+            page = self.post(api, url, scope, {**body, "continuationToken": token} if token else body)
+            yield page
+            token = (page or {}).get("continuationToken")
+            if not token:
+                return
+
+
+def _token_rejected(response: requests.Response) -> bool:
+    if response.status_code == 401:
+        return True
+    if response.status_code == 403:
+        return b"TokenExpired" in response.content[:500]  # Power BI reports an expired token as 403
+    return False
+
+
+def _challenge_claims(response: requests.Response) -> str | None:
+    """The claims of a CAE challenge (``WWW-Authenticate: Bearer ..., claims="<base64>"``), if any."""
+    m = _CLAIMS.search(response.headers.get("WWW-Authenticate", ""))
+    if not m:
+        return None
+    try:
+        return base64.b64decode(m.group(1) + "==").decode()
+    except ValueError:
+        return None
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            return f"{err.get('code', '')}: {err.get('message', '')}"[:300]
+        if "errorCode" in body:
+            return f"{body.get('errorCode')}: {body.get('message', '')}"[:300]
+    return str(body)[:300]

@@ -1,0 +1,89 @@
+"""Azure Synapse pipelines (data plane, api-version 2020-12-01): same run model as ADF.
+
+The endpoint is per workspace (``https://{workspace}.dev.azuresynapse.net``) and authorisation is
+Synapse RBAC, not Azure RBAC: the principal needs a Synapse role that can read pipeline runs
+(e.g. Synapse Monitoring Operator). Activity queries need the pipeline name in the path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from connectors.base import Identity, Poll, guarded_poll
+from connectors.clouds import Endpoints
+from connectors.http import AzureHttp
+from connectors.pipeline_runs import Target, Windowing, poll_targets
+from connectors.records import Source
+from connectors.timefmt import iso
+
+API = "synapse"
+VERSION = "2020-12-01"
+
+
+@dataclass(frozen=True)
+class SynapseWorkspace:
+    name: str
+    endpoint: str | None = None
+    subscription_id: str = ""
+    resource_group: str = ""
+
+
+@dataclass(frozen=True)
+class SynapseOptions:
+    workspaces: tuple[SynapseWorkspace, ...] = ()
+    windowing: Windowing = field(default_factory=Windowing)
+
+
+class SynapseConnector:
+    source = Source.SYNAPSE
+
+    def __init__(
+        self, http: AzureHttp, endpoints: Endpoints, identity: Identity, options: SynapseOptions
+    ) -> None:
+        self.http = http
+        self.scope = endpoints.scope("synapse")
+        self.identity = identity
+        self.options = options
+        self.name = f"{identity.tenant}/synapse"
+        self.targets = [self._target(ws, endpoints.synapse) for ws in options.workspaces]
+
+    def poll(self, now: datetime, cursor: Mapping[str, str]) -> Poll:
+        def body(poll: Poll) -> None:
+            poll_targets(
+                poll,
+                self.http,
+                API,
+                self.scope,
+                Source.SYNAPSE,
+                self.identity,
+                self.targets,
+                cursor,
+                now,
+                self.options.windowing,
+            )
+
+        poll = guarded_poll(self.identity, self.scope, now, dict(cursor), body)
+        poll.cursor["polled_at"] = iso(now)
+        return poll
+
+    @staticmethod
+    def _target(ws: SynapseWorkspace, template: str) -> Target:
+        base = (ws.endpoint or template.replace("{workspace}", ws.name)).rstrip("/")
+
+        def activity_url(run: Mapping[str, Any]) -> str:
+            return (
+                f"{base}/pipelines/{run.get('pipelineName')}/pipelineruns/{run.get('runId')}"
+                f"/queryActivityruns?api-version={VERSION}"
+            )
+
+        extra = {"subscription_id": ws.subscription_id, "resource_group": ws.resource_group}
+        return Target(
+            ws.name.lower(),
+            ws.name,
+            f"{base}/queryPipelineRuns?api-version={VERSION}",
+            activity_url,
+            {k: v for k, v in extra.items() if v},
+        )

@@ -1,0 +1,300 @@
+"""Incident lifecycle, Alertmanager-style, as pure functions of (state, event, now).
+
+An incident is one problem: by default one item failing with one code (``group_by``). Failures
+while it is open only count up (dedup). A success of the same item resolves it. Every transition
+that deserves a message becomes a :class:`Pending` notification, which waits ``group_wait`` so a
+burst of incidents with the same code becomes one message listing the items, and after a batch
+went out the next one of that kind waits ``group_interval``. Open incidents are re-announced every
+``repeat_interval``. An incident that changes state ``changes`` times within ``window`` is flapping:
+one "flapping" message, then silence until it has been stable for a whole window. Silences and
+maintenance windows hold pending messages back (they are sent when the mute ends, if still true);
+an incident that opens and resolves while nobody was told produces no message at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from enricher.models import Alert
+from enricher.notification import ItemRef, Kind, Notification, content_of
+
+State = Literal["open", "resolved"]
+SCHEDULE_LIMIT = 4  # Power BI disables a refresh schedule after this many consecutive failures
+
+
+@dataclass(frozen=True)
+class Policy:
+    group_by: tuple[str, ...] = ("tenant", "source", "item", "code")
+    group_wait: timedelta = timedelta(seconds=30)
+    group_interval: timedelta = timedelta(minutes=5)
+    repeat_interval: timedelta = timedelta(hours=4)
+    flap_changes: int = 4
+    flap_window: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: str
+    state: State
+    code: str
+    severity: str
+    tenant: str
+    source: str
+    items: tuple[ItemRef, ...]
+    item_keys: tuple[str, ...]
+    first_seen: datetime
+    last_seen: datetime
+    last_failure_at: datetime
+    count: int
+    content: dict[str, Any]
+    labels: dict[str, str]
+    resolved_at: datetime | None = None
+    notified: Literal["none", "firing", "resolved"] = "none"
+    last_notified_at: datetime | None = None
+    seq: int = 0
+    changes: tuple[datetime, ...] = ()
+    flapping: bool = False
+
+
+@dataclass(frozen=True)
+class Pending:
+    incident_id: str
+    kind: Kind
+    batch: str
+    created_at: datetime
+
+
+@dataclass
+class Book:
+    """The incidents and pending notifications a step works on (loaded from and saved to the store)."""
+
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    pending: list[Pending] = field(default_factory=list)
+    last_flush: dict[str, datetime] = field(default_factory=dict)
+
+
+def incident_id(alert: Alert, group_by: Iterable[str]) -> str:
+    run = alert.run
+    values = {
+        "tenant": run.tenant,
+        "source": str(run.source),
+        "container": run.container_id,
+        "item": f"{run.container_id}/{run.item_id}",
+        "code": alert.code,
+    }
+    return hashlib.sha256("|".join(f"{k}={values[k]}" for k in group_by).encode()).hexdigest()[:20]
+
+
+def on_failure(
+    book: Book,
+    alert: Alert,
+    now: datetime,
+    policy: Policy,
+    *,
+    streak: int | None = None,
+    schedule_enabled: bool = True,
+) -> Incident:
+    """Record a failed run with a code: open, count up, or reopen (maybe flapping)."""
+    run = alert.run
+    failed_at = run.ended_at or run.started_at or now
+    key = incident_id(alert, policy.group_by)
+    content = content_of(alert, streak, schedule_enabled, SCHEDULE_LIMIT)
+    item = ItemRef(
+        str(run.source),
+        run.container_name,
+        run.item_name,
+        run.item_type,
+        run.item_id,
+        run.container_id,
+        run.run_id,
+        next((link.url for link in alert.links[2:]), ""),
+    )
+    old = book.incidents.get(key)
+    if old is None:
+        inc = Incident(
+            key,
+            "open",
+            alert.code,
+            alert.severity,
+            run.tenant,
+            str(run.source),
+            (item,),
+            (run.item_key,),
+            failed_at,
+            failed_at,
+            failed_at,
+            1,
+            content,
+            labels_of(alert),
+            changes=(now,),
+        )
+        _queue(book, inc, "firing", now)
+    elif old.state == "open":
+        items, keys = _add_item(old, item, run.item_key)
+        inc = dataclasses.replace(
+            old,
+            count=old.count + 1,
+            last_seen=max(old.last_seen, failed_at),
+            items=items,
+            item_keys=keys,
+            last_failure_at=max(old.last_failure_at, failed_at),
+            content=content,
+            severity=alert.severity,
+        )
+    else:
+        inc = dataclasses.replace(
+            old,
+            count=old.count + 1,
+            last_seen=failed_at,
+            last_failure_at=failed_at,
+            resolved_at=None,
+            content=content,
+            severity=alert.severity,
+        )
+        inc = _transition(book, inc, "open", now, policy)
+    book.incidents[key] = inc
+    return inc
+
+
+def on_success(
+    book: Book, item_key: str, succeeded_at: datetime, now: datetime, policy: Policy
+) -> list[Incident]:
+    """A run of ``item_key`` succeeded: resolve the open incidents whose failures it follows."""
+    resolved = []
+    for inc in list(book.incidents.values()):
+        if inc.state != "open" or item_key not in inc.item_keys or succeeded_at < inc.last_failure_at:
+            continue
+        new = _transition(book, dataclasses.replace(inc, resolved_at=succeeded_at), "resolved", now, policy)
+        book.incidents[inc.id] = new
+        resolved.append(new)
+    return resolved
+
+
+def _transition(book: Book, inc: Incident, state: State, now: datetime, policy: Policy) -> Incident:
+    """Move ``inc`` to ``state`` and queue what the people watching need to hear, if anything.
+
+    Only a change from what they were last told is worth a message: an unsent "resolved" cancelled
+    by a new failure, or an unsent "firing" cancelled by a success, leaves nothing to say.
+    """
+    changes = _recent((*inc.changes, now), now, policy.flap_window)
+    new = dataclasses.replace(inc, state=state, changes=changes)
+    waiting = [p for p in book.pending if p.incident_id == inc.id]
+    book.pending = [p for p in book.pending if p.incident_id != inc.id]
+    if inc.flapping:
+        book.pending.extend(waiting)  # a flapping notice already queued stays queued
+    elif len(changes) >= policy.flap_changes:
+        new = dataclasses.replace(new, flapping=True)
+        _queue(book, new, "flapping", now)
+    elif (state == "open") != (inc.notified == "firing"):
+        _queue(book, new, "firing" if state == "open" else "resolved", now)
+    return new
+
+
+def tick(book: Book, now: datetime, policy: Policy) -> None:
+    """Time-driven transitions: reminders, and the end of flapping once an incident is stable."""
+    waiting = {p.incident_id for p in book.pending}
+    for inc in list(book.incidents.values()):
+        if inc.flapping and (not inc.changes or now - inc.changes[-1] >= policy.flap_window):
+            inc = dataclasses.replace(inc, flapping=False, changes=())
+            book.incidents[inc.id] = inc
+            if inc.state == "open" and inc.notified != "firing":
+                _queue(book, inc, "firing", now)
+            elif inc.state == "resolved" and inc.notified == "firing":
+                _queue(book, inc, "resolved", now)
+        elif (
+            inc.state == "open"
+            and inc.notified == "firing"
+            and not inc.flapping
+            and inc.id not in waiting
+            and inc.last_notified_at is not None
+            and now - inc.last_notified_at >= policy.repeat_interval
+        ):
+            _queue(book, inc, "reminder", now)
+
+
+def flush(
+    book: Book, now: datetime, policy: Policy, muted: Callable[[Mapping[str, str], datetime], bool]
+) -> list[Notification]:
+    """Notifications that are due: one per batch (tenant + code + kind), muted ones held back."""
+    batches: dict[str, list[Pending]] = {}
+    for p in book.pending:
+        batches.setdefault(p.batch, []).append(p)
+    out: list[Notification] = []
+    for batch, pending in sorted(batches.items(), key=lambda kv: min(p.created_at for p in kv[1])):
+        if now - min(p.created_at for p in pending) < policy.group_wait:
+            continue
+        last = book.last_flush.get(batch)
+        if last is not None and now - last < policy.group_interval:
+            continue
+        ready = [p for p in pending if not muted(book.incidents[p.incident_id].labels, now)]
+        if not ready:
+            continue
+        out.append(_notify(book, ready, now))
+        book.last_flush[batch] = now
+        sent = {id(p) for p in ready}
+        book.pending = [p for p in book.pending if id(p) not in sent]
+    return out
+
+
+def _notify(book: Book, pending: list[Pending], now: datetime) -> Notification:
+    kind = pending[0].kind
+    incidents = [book.incidents[p.incident_id] for p in pending]
+    first = incidents[0]
+    items = tuple(item for inc in incidents for item in inc.items)
+    ident = hashlib.sha256("|".join(f"{i.id}:{i.seq + 1}" for i in incidents).encode()).hexdigest()[:16]
+    for inc in incidents:
+        state: Literal["firing", "resolved"] = "resolved" if inc.state == "resolved" else "firing"
+        book.incidents[inc.id] = dataclasses.replace(
+            inc, seq=inc.seq + 1, notified=state, last_notified_at=now
+        )
+    content = dict(first.content)
+    if len(items) > 1:
+        content["title"] = f"AADSTS{first.code}: {content['short']} - {len(items)} items"
+    resolved_at = first.resolved_at if kind == "resolved" else None
+    return Notification.from_dict(
+        {
+            **content,
+            "id": f"{kind}-{ident}",
+            "incident_id": first.id,
+            "kind": kind,
+            "items": [dataclasses.asdict(item) for item in items],
+            "first_seen": min(i.first_seen for i in incidents).isoformat(),
+            "last_seen": max(i.last_seen for i in incidents).isoformat(),
+            "count": sum(i.count for i in incidents),
+            "created_at": now.isoformat(),
+            "duration": (resolved_at - first.first_seen).total_seconds() if resolved_at else None,
+        }
+    )
+
+
+def labels_of(alert: Alert) -> dict[str, str]:
+    run = alert.run
+    return {
+        "severity": alert.severity,
+        "category": alert.category,
+        "code": alert.code,
+        "source": str(run.source),
+        "tenant": run.tenant,
+        "workspace": run.container_name,
+        "item": run.item_name,
+    }
+
+
+def _queue(book: Book, inc: Incident, kind: Kind, now: datetime) -> None:
+    book.pending = [p for p in book.pending if p.incident_id != inc.id]
+    book.pending.append(Pending(inc.id, kind, f"{inc.tenant}|{inc.code}|{kind}", now))
+
+
+def _add_item(inc: Incident, item: ItemRef, key: str) -> tuple[tuple[ItemRef, ...], tuple[str, ...]]:
+    if key in inc.item_keys:
+        return inc.items, inc.item_keys
+    return (*inc.items, item)[:50], (*inc.item_keys, key)[:50]
+
+
+def _recent(changes: tuple[datetime, ...], now: datetime, window: timedelta) -> tuple[datetime, ...]:
+    return tuple(c for c in changes if now - c < window)

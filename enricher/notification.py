@@ -1,0 +1,142 @@
+"""What a sink receives: one notification about one incident (or a burst of them), ready to render.
+
+A notification is self-contained: it carries the explanation, the fix steps with IDs filled in, the
+links and the items, so it can sit in the outbox as JSON, survive a restart and be rendered by any
+sink later without the knowledge base or the API data at hand. ``id`` is stable for a given incident
+and transition, so a retry or a second replica produces the same ``webhook-id``, PagerDuty
+``dedup_key`` and e-mail ``Message-ID``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from enricher.models import Alert, FixStep, Link
+
+Kind = Literal["firing", "reminder", "resolved", "flapping", "test"]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    """One failing item listed in a notification (a burst lists several)."""
+
+    source: str
+    container_name: str
+    item_name: str
+    item_type: str
+    item_id: str = ""
+    container_id: str = ""
+    run_id: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: str
+    incident_id: str
+    kind: Kind
+    severity: str
+    code: str
+    title: str
+    short: str
+    summary: str
+    cause: str
+    fixes: tuple[FixStep, ...]
+    source: str
+    tenant: str
+    items: tuple[ItemRef, ...]
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+    created_at: datetime
+    category: str = "other"
+    name: str = ""
+    known: bool = True
+    inferred: bool = False
+    context_note: str | None = None
+    links: tuple[Link, ...] = ()
+    correlation_id: str | None = None
+    trace_id: str | None = None
+    error_timestamp: str | None = None
+    duration: timedelta | None = None
+    consecutive_failures: int | None = None
+    #: How many more failed scheduled refreshes before Power BI disables the schedule (0: disabled).
+    schedule_failures_left: int | None = None
+    excerpt: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def status(self) -> Literal["firing", "resolved"]:
+        return "resolved" if self.kind == "resolved" else "firing"
+
+    @property
+    def item(self) -> ItemRef:
+        return self.items[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for key in ("first_seen", "last_seen", "created_at"):
+            data[key] = getattr(self, key).isoformat()
+        data["duration"] = self.duration.total_seconds() if self.duration is not None else None
+        data["status"] = self.status
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Notification:
+        data = dict(data)
+        data.pop("status", None)
+        for key in ("first_seen", "last_seen", "created_at"):
+            data[key] = datetime.fromisoformat(data[key])
+        if data.get("duration") is not None:
+            data["duration"] = timedelta(seconds=float(data["duration"]))
+        data["fixes"] = tuple(FixStep(**f) for f in data.get("fixes") or ())
+        data["links"] = tuple(Link(**link) for link in data.get("links") or ())
+        data["items"] = tuple(ItemRef(**i) for i in data.get("items") or ())
+        return cls(**data)
+
+
+def describe_duration(delta: timedelta) -> str:
+    """``2 h 5 min`` / ``45 s``: how long an incident lasted, for resolved notifications."""
+    seconds = int(delta.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    text = " ".join(p for p in parts if p)
+    return text or f"{secs} s"
+
+
+def content_of(alert: Alert, streak: int | None, schedule_enabled: bool, limit: int) -> dict[str, Any]:
+    """The parts of a notification that come from the latest alert of an incident."""
+    run = alert.run
+    left = None
+    if streak is not None:
+        left = 0 if not schedule_enabled else max(0, limit - streak)
+    finding = alert.detection.primary_finding
+    return {
+        "severity": alert.severity,
+        "code": alert.code,
+        "title": alert.title,
+        "short": alert.short,
+        "summary": alert.summary,
+        "cause": alert.causes[0] if alert.causes else "",
+        "fixes": [dataclasses.asdict(f) for f in alert.fixes],
+        "source": str(run.source),
+        "tenant": run.tenant,
+        "category": alert.category,
+        "name": alert.name,
+        "known": alert.known,
+        "inferred": alert.inferred,
+        "context_note": alert.context_note,
+        "links": [dataclasses.asdict(link) for link in alert.links],
+        "correlation_id": alert.correlation_id,
+        "trace_id": alert.trace_id,
+        "error_timestamp": alert.timestamp,
+        "consecutive_failures": streak,
+        "schedule_failures_left": left,
+        "excerpt": finding.excerpt if finding else "",
+        "labels": {"workspace": run.container_name, "item": run.item_name, "category": alert.category},
+    }
