@@ -18,7 +18,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, None: 1}
 
 
-def _duration(value: Any) -> Any:
+def parse_duration(value: Any) -> Any:
     if isinstance(value, int | float):
         return timedelta(seconds=value)
     if isinstance(value, str):
@@ -29,7 +29,7 @@ def _duration(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Severity = Literal["critical", "high", "medium", "low", "info"]
 
 
@@ -173,12 +173,16 @@ class SlackSinkConfig(SinkBase):
     type: Literal["slack"]
     webhook_url: SecretStr
     rate_per_second: float = 1.0
+    #: Extra CA bundle (relative to the config file) to trust for this destination (a TLS-inspecting proxy).
+    ca_bundle: str | None = None
 
 
 class TeamsSinkConfig(SinkBase):
     type: Literal["teams"]
     webhook_url: SecretStr
     rate_per_second: float = 2.0
+    #: Extra CA bundle (relative to the config file) to trust for this destination (a TLS-inspecting proxy).
+    ca_bundle: str | None = None
 
 
 class PagerDutySinkConfig(SinkBase):
@@ -186,6 +190,8 @@ class PagerDutySinkConfig(SinkBase):
     routing_key: SecretStr
     url: str = "https://events.pagerduty.com/v2/enqueue"
     rate_per_minute: float = 120.0
+    #: Extra CA bundle (relative to the config file) to trust for this destination (a TLS-inspecting proxy).
+    ca_bundle: str | None = None
 
 
 class WebhookSinkConfig(SinkBase):
@@ -196,6 +202,10 @@ class WebhookSinkConfig(SinkBase):
     cloudevents: bool = False
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     rate_per_second: float = 50.0
+    #: Extra CA bundle (relative to the config file) to trust for this destination (a TLS-inspecting proxy).
+    ca_bundle: str | None = None
+    #: CloudEvents ``source`` attribute (a URI-reference naming this producer).
+    cloudevents_source: str = "/aadsts-enricher"
 
 
 class EmailSinkConfig(SinkBase):
@@ -218,6 +228,8 @@ class OtelSinkConfig(SinkBase):
     protocol: Literal["http/protobuf", "grpc"] | None = None
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     insecure: bool = False
+    #: How often metrics are exported (logs go out with every notification).
+    metric_interval: Duration = timedelta(seconds=60)
 
 
 SinkConfig = Annotated[

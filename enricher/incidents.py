@@ -39,7 +39,12 @@ class Policy:
 
 @dataclass(frozen=True)
 class Incident:
+    """One occurrence of a problem. ``fingerprint`` names the problem (what ``group_by`` picks out);
+    ``id`` names this occurrence (a problem that comes back after it was archived is a new incident,
+    with a new PagerDuty alert and a new e-mail thread)."""
+
     id: str
+    fingerprint: str
     state: State
     code: str
     severity: str
@@ -54,7 +59,7 @@ class Incident:
     content: dict[str, Any]
     labels: dict[str, str]
     resolved_at: datetime | None = None
-    notified: Literal["none", "firing", "resolved"] = "none"
+    notified: Literal["none", "firing", "resolved", "flapping"] = "none"
     last_notified_at: datetime | None = None
     seq: int = 0
     changes: tuple[datetime, ...] = ()
@@ -63,7 +68,7 @@ class Incident:
 
 @dataclass(frozen=True)
 class Pending:
-    incident_id: str
+    fingerprint: str
     kind: Kind
     batch: str
     created_at: datetime
@@ -71,14 +76,20 @@ class Pending:
 
 @dataclass
 class Book:
-    """The incidents and pending notifications a step works on (loaded from and saved to the store)."""
+    """The incidents (by fingerprint) and pending notifications a step works on, loaded from and
+    saved to the store. ``touched`` lists the fingerprints changed since loading."""
 
     incidents: dict[str, Incident] = field(default_factory=dict)
     pending: list[Pending] = field(default_factory=list)
     last_flush: dict[str, datetime] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
+
+    def put(self, inc: Incident) -> None:
+        self.incidents[inc.fingerprint] = inc
+        self.touched.add(inc.fingerprint)
 
 
-def incident_id(alert: Alert, group_by: Iterable[str]) -> str:
+def fingerprint_of(alert: Alert, group_by: Iterable[str]) -> str:
     run = alert.run
     values = {
         "tenant": run.tenant,
@@ -102,7 +113,7 @@ def on_failure(
     """Record a failed run with a code: open, count up, or reopen (maybe flapping)."""
     run = alert.run
     failed_at = run.ended_at or run.started_at or now
-    key = incident_id(alert, policy.group_by)
+    key = fingerprint_of(alert, policy.group_by)
     content = content_of(alert, streak, schedule_enabled, SCHEDULE_LIMIT)
     item = ItemRef(
         str(run.source),
@@ -117,20 +128,21 @@ def on_failure(
     old = book.incidents.get(key)
     if old is None:
         inc = Incident(
-            key,
-            "open",
-            alert.code,
-            alert.severity,
-            run.tenant,
-            str(run.source),
-            (item,),
-            (run.item_key,),
-            failed_at,
-            failed_at,
-            failed_at,
-            1,
-            content,
-            labels_of(alert),
+            id=f"{key}-{int(now.timestamp())}",
+            fingerprint=key,
+            state="open",
+            code=alert.code,
+            severity=alert.severity,
+            tenant=run.tenant,
+            source=str(run.source),
+            items=(item,),
+            item_keys=(run.item_key,),
+            first_seen=failed_at,
+            last_seen=failed_at,
+            last_failure_at=failed_at,
+            count=1,
+            content=content,
+            labels=labels_of(alert),
             changes=(now,),
         )
         _queue(book, inc, "firing", now)
@@ -157,7 +169,7 @@ def on_failure(
             severity=alert.severity,
         )
         inc = _transition(book, inc, "open", now, policy)
-    book.incidents[key] = inc
+    book.put(inc)
     return inc
 
 
@@ -170,7 +182,7 @@ def on_success(
         if inc.state != "open" or item_key not in inc.item_keys or succeeded_at < inc.last_failure_at:
             continue
         new = _transition(book, dataclasses.replace(inc, resolved_at=succeeded_at), "resolved", now, policy)
-        book.incidents[inc.id] = new
+        book.put(new)
         resolved.append(new)
     return resolved
 
@@ -183,8 +195,8 @@ def _transition(book: Book, inc: Incident, state: State, now: datetime, policy: 
     """
     changes = _recent((*inc.changes, now), now, policy.flap_window)
     new = dataclasses.replace(inc, state=state, changes=changes)
-    waiting = [p for p in book.pending if p.incident_id == inc.id]
-    book.pending = [p for p in book.pending if p.incident_id != inc.id]
+    waiting = [p for p in book.pending if p.fingerprint == inc.fingerprint]
+    book.pending = [p for p in book.pending if p.fingerprint != inc.fingerprint]
     if inc.flapping:
         book.pending.extend(waiting)  # a flapping notice already queued stays queued
     elif len(changes) >= policy.flap_changes:
@@ -197,20 +209,18 @@ def _transition(book: Book, inc: Incident, state: State, now: datetime, policy: 
 
 def tick(book: Book, now: datetime, policy: Policy) -> None:
     """Time-driven transitions: reminders, and the end of flapping once an incident is stable."""
-    waiting = {p.incident_id for p in book.pending}
+    waiting = {p.fingerprint for p in book.pending}
     for inc in list(book.incidents.values()):
         if inc.flapping and (not inc.changes or now - inc.changes[-1] >= policy.flap_window):
-            inc = dataclasses.replace(inc, flapping=False, changes=())
-            book.incidents[inc.id] = inc
-            if inc.state == "open" and inc.notified != "firing":
-                _queue(book, inc, "firing", now)
-            elif inc.state == "resolved" and inc.notified == "firing":
-                _queue(book, inc, "resolved", now)
+            settled = dataclasses.replace(inc, flapping=False, changes=())
+            book.put(settled)
+            if settled.notified != "none":  # say where it settled, since people last heard "flapping"
+                _queue(book, settled, "firing" if settled.state == "open" else "resolved", now)
         elif (
             inc.state == "open"
             and inc.notified == "firing"
             and not inc.flapping
-            and inc.id not in waiting
+            and inc.fingerprint not in waiting
             and inc.last_notified_at is not None
             and now - inc.last_notified_at >= policy.repeat_interval
         ):
@@ -231,7 +241,7 @@ def flush(
         last = book.last_flush.get(batch)
         if last is not None and now - last < policy.group_interval:
             continue
-        ready = [p for p in pending if not muted(book.incidents[p.incident_id].labels, now)]
+        ready = [p for p in pending if not muted(book.incidents[p.fingerprint].labels, now)]
         if not ready:
             continue
         out.append(_notify(book, ready, now))
@@ -243,15 +253,15 @@ def flush(
 
 def _notify(book: Book, pending: list[Pending], now: datetime) -> Notification:
     kind = pending[0].kind
-    incidents = [book.incidents[p.incident_id] for p in pending]
+    incidents = [book.incidents[p.fingerprint] for p in pending]
     first = incidents[0]
     items = tuple(item for inc in incidents for item in inc.items)
     ident = hashlib.sha256("|".join(f"{i.id}:{i.seq + 1}" for i in incidents).encode()).hexdigest()[:16]
     for inc in incidents:
-        state: Literal["firing", "resolved"] = "resolved" if inc.state == "resolved" else "firing"
-        book.incidents[inc.id] = dataclasses.replace(
-            inc, seq=inc.seq + 1, notified=state, last_notified_at=now
+        told: Literal["firing", "resolved", "flapping"] = (
+            "flapping" if kind == "flapping" else "resolved" if inc.state == "resolved" else "firing"
         )
+        book.put(dataclasses.replace(inc, seq=inc.seq + 1, notified=told, last_notified_at=now))
     content = dict(first.content)
     if len(items) > 1:
         content["title"] = f"AADSTS{first.code}: {content['short']} - {len(items)} items"
@@ -286,8 +296,8 @@ def labels_of(alert: Alert) -> dict[str, str]:
 
 
 def _queue(book: Book, inc: Incident, kind: Kind, now: datetime) -> None:
-    book.pending = [p for p in book.pending if p.incident_id != inc.id]
-    book.pending.append(Pending(inc.id, kind, f"{inc.tenant}|{inc.code}|{kind}", now))
+    book.pending = [p for p in book.pending if p.fingerprint != inc.fingerprint]
+    book.pending.append(Pending(inc.fingerprint, kind, f"{inc.tenant}|{inc.code}|{kind}", now))
 
 
 def _add_item(inc: Incident, item: ItemRef, key: str) -> tuple[tuple[ItemRef, ...], tuple[str, ...]]:

@@ -12,10 +12,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from enricher.cli import common, enrich_cmd, explain, kb
+from enricher.cli import common, config_cmds, daemon_cmds, enrich_cmd, explain, kb, silence, simulate
 from enricher.errors import ConfigError, EnricherError, KnowledgeError
 
-COMMANDS = (explain, enrich_cmd, kb)
+COMMANDS = (explain, enrich_cmd, kb, daemon_cmds, config_cmds, silence, simulate)
 
 
 class _VersionAction(argparse.Action):

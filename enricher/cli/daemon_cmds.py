@@ -1,0 +1,128 @@
+"""``run``, ``once``, ``demo`` and ``health``: the service commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from enricher import logs
+from enricher.config_load import load_config
+from enricher.wiring import secrets_of
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser(
+        "run",
+        help="run the daemon until SIGTERM / Ctrl-C",
+        description="Poll every configured source on its interval, track incidents and deliver "
+        "notifications, serving /healthz, /readyz, /metrics and the dashboard.",
+    )
+    run.add_argument(
+        "--config", required=True, metavar="FILE", help="the YAML config (see config/example.yaml)"
+    )
+    run.set_defaults(func=cmd_run)
+
+    once = sub.add_parser(
+        "once",
+        help="one cycle: poll every source, notify, deliver, exit",
+        description="Runs one full cycle and exits: 0 if every source was polled without "
+        "problems, 1 if a source failed (its problems are printed).",
+    )
+    once.add_argument("--config", required=True, metavar="FILE")
+    once.set_defaults(func=cmd_once)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the whole product against the bundled Azure simulator",
+        description="Starts the bundled HTTPS simulator of the Azure APIs (scenario 'demo'), a "
+        "temporary SQLite store and a console sink, and runs cycles until Ctrl-C.",
+    )
+    demo.add_argument("--cycles", type=int, metavar="N", help="run N cycles and exit 0")
+    demo.add_argument(
+        "--json",
+        action="store_true",
+        help="print each notification as one JSON line (progress goes to stderr)",
+    )
+    demo.add_argument(
+        "--speed", type=float, default=300.0, help="simulated seconds per real second (default 300)"
+    )
+    demo.add_argument("--interval", type=float, default=2.0, help="real seconds between cycles (default 2)")
+    demo.set_defaults(func=cmd_demo)
+
+    health = sub.add_parser(
+        "health",
+        help="exit 0 if a running daemon answers (for HEALTHCHECK)",
+        description="Asks a running daemon's /healthz (or /readyz with --ready). Exit 0 when it "
+        "answers 200, 1 otherwise.",
+    )
+    where = health.add_mutually_exclusive_group()
+    where.add_argument("--config", metavar="FILE", help="read the health address from this config")
+    where.add_argument("--url", help="base URL, default http://127.0.0.1:9464")
+    health.add_argument("--ready", action="store_true", help="check /readyz (a poll succeeded recently)")
+    health.set_defaults(func=cmd_health)
+
+
+def _service(path: str):  # type: ignore[no-untyped-def]
+    from enricher.daemon import Service
+
+    config = load_config(path)
+    logs.setup(config.log.level, config.log.format, secrets_of(config))
+    return Service(config, Path(path).resolve().parent)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from enricher.daemon import Daemon
+
+    return Daemon(_service(args.config)).run()
+
+
+def cmd_once(args: argparse.Namespace) -> int:
+    service = _service(args.config)
+    try:
+        report, delivery = service.cycle()
+    finally:
+        service.close()
+    for poll in report.polls:
+        state = "ok" if poll.ok else "PROBLEM"
+        print(
+            f"{poll.source:<28} {state:<8} {poll.records} runs, {poll.new} new, {poll.failures} sign-in failures"
+        )
+        for problem in poll.errors:
+            print(f"    {problem}")
+    print(
+        f"notifications: {len(report.notifications)} new; delivered {delivery.delivered}, "
+        f"retrying {delivery.retried}, dead {delivery.dead}"
+    )
+    return 0 if report.ok and not delivery.dead else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from enricher.demo import run_demo
+
+    logs.setup("warning", "text")
+    return run_demo(
+        args.cycles, json_lines=args.json, speed=args.speed, interval=args.interval, colour=bool(args.colour)
+    )
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    base = args.url or "http://127.0.0.1:9464"
+    if args.config:
+        listen = load_config(args.config).health.listen
+        host, _, port = listen.rpartition(":")
+        base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '', '[::]') else host}:{port}"
+    url = base.rstrip("/") + ("/readyz" if args.ready else "/healthz")
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            body = json.loads(response.read() or b"{}")
+            print(f"{url}: {response.status} {body.get('status', '')}")
+            return 0 if response.status == 200 else 1
+    except urllib.error.HTTPError as exc:
+        print(f"{url}: {exc.code}", file=sys.stderr)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        print(f"{url}: unreachable ({getattr(exc, 'reason', exc)})", file=sys.stderr)
+    return 1

@@ -1,0 +1,207 @@
+"""The long-running service: APScheduler jobs around the pipeline, signals, health.
+
+One job per source (interval with jitter, ``max_instances=1``, ``coalesce``), one flush-and-deliver
+job, one housekeeping job. Signal handlers only set an event; every wait in the daemon (HTTP
+retries, rate limiting, the main loop) is ``event.wait(timeout)``, so SIGTERM or Ctrl-C stops it
+within seconds, and because each poll's effects are one transaction, stopping mid-cycle loses
+nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from enricher import config as cfg
+from enricher.delivery import Deliverer, DeliveryReport
+from enricher.health import HealthServer
+from enricher.knowledge import load_knowledge
+from enricher.metrics import Metrics
+from enricher.pipeline import CycleReport, Pipeline
+from enricher.sinks.base import Sink
+from enricher.store import SQLiteStore, Store
+from enricher.wiring import SourceJob, build_tenant, state_db
+
+log = logging.getLogger("aadsts_enricher.daemon")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Service:
+    """Everything the daemon is made of, built from one config. ``cycle(now)`` is one full turn."""
+
+    def __init__(
+        self,
+        config: cfg.Config,
+        config_dir: Path,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        sinks: Mapping[str, Sink] | None = None,
+        store: Store | None = None,
+    ) -> None:
+        from enricher.sinks.registry import build_sinks  # the registry imports every sink's dependencies
+
+        self.config = config
+        self.clock = clock
+        self.stop = threading.Event()
+        self.metrics = Metrics()
+        self.kb = load_knowledge([Path(config_dir, config.knowledge_dir)] if config.knowledge_dir else [])
+        self.store = store or SQLiteStore(state_db(config))
+        self.tenants = [build_tenant(t, self._sleep) for t in config.tenants]
+        self.jobs: list[SourceJob] = [job for t in self.tenants for job in t.jobs]
+        self.sinks = (
+            dict(sinks) if sinks is not None else build_sinks(config, config_dir, stats=self.sink_stats)
+        )
+        self.pipeline = Pipeline(
+            config, self.store, self.kb, self.jobs, metrics=self.metrics, sink_filter=self._wants
+        )
+        self.deliverer = Deliverer(
+            self.store, self.sinks, config.delivery, metrics=self.metrics, clock=clock, stop=self.stop
+        )
+
+    def _sleep(self, seconds: float) -> None:
+        self.stop.wait(seconds)
+
+    def _wants(self, sink: str, notification: Any) -> bool:
+        target = self.sinks.get(sink)
+        return target is None or notification.kind != "resolved" or target.send_resolved
+
+    def cycle(self, now: datetime | None = None) -> tuple[CycleReport, DeliveryReport]:
+        report = self.pipeline.run_once(now or self.clock())
+        self._count_requests()
+        return report, self.deliverer.deliver_due()
+
+    def poll(self, job: SourceJob) -> None:
+        report = self.pipeline.poll(job, self.clock())
+        self._count_requests()
+        log.info(
+            "polled",
+            extra={
+                "source": job.name,
+                "runs": report.records,
+                "new": report.new,
+                "auth_failures": report.failures,
+                "errors": len(report.errors),
+            },
+        )
+
+    def flush_and_deliver(self) -> None:
+        self.pipeline.flush(self.clock())
+        self.deliverer.deliver_due()
+
+    def last_success(self) -> datetime | None:
+        beats = [self.store.last_beat(f"poll:{job.name}") for job in self.jobs]
+        ok = [at for beat in beats if beat for at, detail in [beat] if detail == "ok"]
+        return max(ok) if ok else None
+
+    def sink_stats(self) -> dict[str, Any]:
+        """What the OTel sink exports as observable metrics."""
+        return {
+            "open_incidents": self.metrics.series("aadsts_enricher_incidents_open"),
+            "notifications": self.metrics.series("aadsts_enricher_notifications_total"),
+            "outbox_depth": self.metrics.series("aadsts_enricher_outbox_depth"),
+        }
+
+    def _count_requests(self) -> None:
+        for tenant in self.tenants:
+            for api, count in tenant.http.requests.items():
+                self.metrics.set(
+                    "aadsts_enricher_api_requests_total",
+                    {"tenant": tenant.config.name, "api": api},
+                    float(count),
+                )
+
+    def health_server(self, listen: str | None = None) -> HealthServer:
+        h = self.config.health
+        basic = (
+            (h.basic_user, h.basic_password.get_secret_value()) if h.basic_user and h.basic_password else None
+        )
+        server = HealthServer(
+            listen or h.listen,
+            self.metrics,
+            self.last_success,
+            self.clock,
+            h.ready_after,
+            basic=basic,
+            bearer=h.bearer_token.get_secret_value() if h.bearer_token else None,
+        )
+        return server
+
+    def close(self) -> None:
+        self.stop.set()
+        for sink in self.sinks.values():
+            try:
+                sink.close()
+            except Exception:
+                log.exception("closing a sink failed", extra={"sink": sink.name})
+        for tenant in self.tenants:
+            tenant.http.close()
+        self.store.close()
+
+
+class Daemon:
+    """Runs a Service until SIGTERM/SIGINT."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    def run(self) -> int:
+        svc = self.service
+        stop = svc.stop
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        scheduler = BackgroundScheduler(
+            timezone="UTC", job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 300}
+        )
+        now = datetime.now(UTC)
+        for job in svc.jobs:
+            seconds = job.interval.total_seconds()
+            scheduler.add_job(
+                svc.poll,
+                "interval",
+                args=[job],
+                seconds=seconds,
+                jitter=min(30.0, seconds / 10),
+                id=job.name,
+                next_run_time=now,
+            )
+        scheduler.add_job(
+            svc.flush_and_deliver,
+            "interval",
+            seconds=svc.config.delivery.interval.total_seconds(),
+            id="deliver",
+            next_run_time=now + timedelta(seconds=1),
+        )
+        scheduler.add_job(lambda: svc.pipeline.prune(svc.clock()), "interval", hours=6, id="prune")
+        server = svc.health_server().start()
+        scheduler.start()
+        log.info(
+            "started",
+            extra={"sources": [j.name for j in svc.jobs], "sinks": list(svc.sinks), "health": server.url},
+        )
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            log.info("stopping")
+            stopper = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+            stopper.start()
+            stopper.join(timeout=8)  # running jobs see the stop event and finish their transaction
+            server.stop()
+            svc.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            log.info("stopped")
+        return 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.service.stop.set()

@@ -1,0 +1,150 @@
+"""The daemon's own HTTP endpoints: ``/healthz``, ``/readyz``, ``/metrics`` (and the dashboard).
+
+``/healthz`` answers while the process serves requests; ``/readyz`` only while a poll succeeded
+within ``ready_after`` (a daemon whose credentials broke an hour ago is alive but not ready).
+Other modules add routes through ``routes`` (the dashboard does). Binds to localhost by default;
+optional basic or bearer auth protects everything but ``/healthz``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from enricher.metrics import Metrics
+
+log = logging.getLogger("aadsts_enricher.health")
+
+#: A route handler gets the query and returns (status, content type, body).
+Handler = Callable[[dict[str, list[str]]], tuple[int, str, bytes]]
+
+
+class HealthServer:
+    def __init__(
+        self,
+        listen: str,
+        metrics: Metrics,
+        last_success: Callable[[], datetime | None],
+        clock: Callable[[], datetime],
+        ready_after: timedelta,
+        *,
+        basic: tuple[str, str] | None = None,
+        bearer: str | None = None,
+    ) -> None:
+        host, _, port = listen.rpartition(":")
+        self.metrics = metrics
+        self.last_success = last_success
+        self.clock = clock
+        self.ready_after = ready_after
+        self.routes: dict[str, Handler] = {
+            "/healthz": lambda q: (200, "application/json", b'{"status": "ok"}'),
+            "/readyz": self._ready,
+            "/metrics": lambda q: (
+                200,
+                "text/plain; version=0.0.4; charset=utf-8",
+                metrics.render().encode(),
+            ),
+        }
+        self._auth = _auth_check(basic, bearer)
+        self._server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), self._handler())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = self._server.server_address[0]
+        host = host.decode() if isinstance(host, bytes) else host
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        return f"http://{shown}:{self.port}"
+
+    def start(self) -> HealthServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="health", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _ready(self, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
+        last = self.last_success()
+        ready = last is not None and self.clock() - last <= self.ready_after
+        body = {
+            "status": "ready" if ready else "not ready",
+            "last_success": last.isoformat() if last else None,
+        }
+        return (200 if ready else 503), "application/json", json.dumps(body).encode()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                url = urlparse(self.path)
+                route = server.routes.get(url.path)
+                if route is None:
+                    self._send(404, "application/json", b'{"error": "not found"}')
+                    return
+                if url.path != "/healthz" and not server._auth(self.headers.get("Authorization", "")):
+                    self._send(
+                        401,
+                        "application/json",
+                        b'{"error": "unauthorized"}',
+                        {"WWW-Authenticate": 'Basic realm="aadsts-enricher"'},
+                    )
+                    return
+                try:
+                    status, ctype, body = route(parse_qs(url.query))
+                except Exception:
+                    log.exception("health endpoint failed", extra={"path": url.path})
+                    status, ctype, body = 500, "application/json", b'{"error": "internal error"}'
+                self._send(status, ctype, body)
+
+            def _send(
+                self, status: int, ctype: str, body: bytes, headers: dict[str, str] | None = None
+            ) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("X-Content-Type-Options", "nosniff")
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                log.debug("http %s", format % args)
+
+        return Handler
+
+
+def _auth_check(basic: tuple[str, str] | None, bearer: str | None) -> Callable[[str], bool]:
+    def check(header: str) -> bool:
+        if not basic and not bearer:
+            return True
+        if bearer and header.startswith("Bearer "):
+            return hmac.compare_digest(header[7:].encode(), bearer.encode())
+        if basic and header.startswith("Basic "):
+            try:
+                user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            except ValueError:
+                return False
+            return hmac.compare_digest(user.encode(), basic[0].encode()) and hmac.compare_digest(
+                password.encode(), basic[1].encode()
+            )
+        return False
+
+    return check

@@ -1,0 +1,229 @@
+"""One daemon cycle as a function of ``now``: poll -> detect -> enrich -> incidents -> outbox.
+
+Network work (polling, delivery) happens outside transactions; everything a poll changes in the
+store (seen runs, incidents, pending notifications, the cursor) is written in ONE transaction, and
+the notifications a flush produces are written to the outbox in another. A crash anywhere leaves
+either the old state (the poll is simply redone: same runs, same deterministic notification ids,
+so the outbox's uniqueness keeps every notification single) or the new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from connectors.records import RunRecord, RunStatus, Source
+from enricher import config as cfg
+from enricher.detect import detect
+from enricher.enrich import PUBLIC_PORTALS, Portals, enrich
+from enricher.incidents import Book, flush, on_failure, on_success, tick
+from enricher.kb_schema import SEVERITIES
+from enricher.knowledge import KnowledgeBase
+from enricher.metrics import Metrics
+from enricher.notification import Notification
+from enricher.routing import Silence, muted, route
+from enricher.store import Store
+from enricher.wiring import SourceJob, policy_of
+
+log = logging.getLogger("aadsts_enricher.pipeline")
+_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+@dataclass
+class PollReport:
+    source: str
+    records: int = 0
+    new: int = 0
+    failures: int = 0
+    errors: list[str] = field(default_factory=list)
+    auth_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.auth_error is None
+
+
+@dataclass
+class CycleReport:
+    polls: list[PollReport] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.polls)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: cfg.Config,
+        store: Store,
+        kb: KnowledgeBase,
+        jobs: Sequence[SourceJob],
+        *,
+        metrics: Metrics | None = None,
+        sink_filter: Callable[[str, Notification], bool] = lambda sink, n: True,
+        portals: Portals = PUBLIC_PORTALS,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.kb = kb
+        self.jobs = list(jobs)
+        self.metrics = metrics or Metrics()
+        self.policy = policy_of(config.incidents)
+        self.sink_filter = sink_filter
+        self.portals = portals
+        self.config_silences = [
+            Silence(
+                f"config-{i}",
+                s.match,
+                datetime.fromisoformat(s.ends_at.replace("Z", "+00:00")),
+                s.comment,
+                "config",
+            )
+            for i, s in enumerate(config.silences)
+        ]
+
+    def run_once(self, now: datetime) -> CycleReport:
+        """Poll every source once and flush: what ``once`` and the tests do."""
+        report = CycleReport([self.poll(job, now) for job in self.jobs])
+        report.notifications = self.flush(now)
+        return report
+
+    # -- polling ---------------------------------------------------------------------------------
+
+    def poll(self, job: SourceJob, now: datetime) -> PollReport:
+        report = PollReport(job.name)
+        started = time.monotonic()
+        poll = job.connector.poll(now, self.store.get_cursor(job.name))
+        report.records, report.errors = len(poll.records), list(poll.errors)
+        report.auth_error = poll.auth_error.message if poll.auth_error else None
+        with self.store.transaction():
+            new = self.store.take_unseen(poll.records, now)
+            report.new = len(new)
+            book = self.store.load_book(now)
+            report.failures = self._process(new, book, now)
+            self.store.save_book(book, now)
+            self.store.set_cursor(job.name, poll.cursor, now)
+            self.store.beat(f"poll:{job.name}", now, "ok" if report.ok else "; ".join(report.errors)[:500])
+        self._count_poll(job, report, time.monotonic() - started, now)
+        for error in report.errors:
+            log.warning("poll problem", extra={"source": job.name, "problem": error})
+        return report
+
+    def _process(self, records: list[RunRecord], book: Book, now: datetime) -> int:
+        failures = 0
+        open_items = {k for inc in book.incidents.values() if inc.state == "open" for k in inc.item_keys}
+        for rec in sorted(records, key=lambda r: r.ended_at or r.started_at or now):
+            self.metrics.inc(
+                "aadsts_enricher_runs_total", {"source": rec.source.value, "status": rec.status.value}
+            )
+            streak, schedule_on = self._streak(rec)
+            if rec.status is RunStatus.FAILED:
+                failures += self._failed(rec, book, now, streak, schedule_on)
+                open_items = {
+                    k for inc in book.incidents.values() if inc.state == "open" for k in inc.item_keys
+                }
+            elif rec.status is RunStatus.SUCCEEDED and rec.item_key in open_items:
+                for inc in on_success(book, rec.item_key, rec.ended_at or now, now, self.policy):
+                    self.store.add_event(inc.id, now, "resolved", f"run {rec.run_id} succeeded")
+                    self.metrics.observe(
+                        "aadsts_enricher_incident_resolve_seconds",
+                        ((inc.resolved_at or now) - inc.first_seen).total_seconds(),
+                    )
+        return failures
+
+    def _failed(
+        self, rec: RunRecord, book: Book, now: datetime, streak: int | None, schedule_on: bool
+    ) -> int:
+        detection = detect(rec.error_text, self.kb.signatures)
+        alert = enrich(rec, detection, self.kb, portals=self.portals)
+        if alert is None:
+            self.metrics.inc("aadsts_enricher_unexplained_failures_total", {"source": rec.source.value})
+            return 0
+        labels = {
+            "code": alert.code,
+            "category": alert.category,
+            "source": rec.source.value,
+            "workspace": rec.container_name,
+        }
+        self.metrics.inc("aadsts_enricher_auth_failures_total", labels)
+        if _RANK[alert.severity] > _RANK[self.config.min_severity]:
+            return 1
+        inc = on_failure(book, alert, now, self.policy, streak=streak, schedule_enabled=schedule_on)
+        self.store.add_event(inc.id, now, "failure", f"run {rec.run_id}: AADSTS{alert.code}")
+        return 1
+
+    def _streak(self, rec: RunRecord) -> tuple[int | None, bool]:
+        """Consecutive failed scheduled refreshes of a Power BI dataset (Power BI gives up after 4)."""
+        if rec.source is not Source.POWERBI or rec.extra.get("refresh_type", "").lower() != "scheduled":
+            return None, True
+        schedule_on = rec.extra.get("schedule_enabled") != "false"
+        if rec.status is RunStatus.FAILED:
+            streak = self.store.get_streak(rec.item_key) + 1
+        elif rec.status is RunStatus.SUCCEEDED:
+            streak = 0
+        else:
+            return None, schedule_on
+        self.store.set_streak(rec.item_key, streak)
+        return streak, schedule_on
+
+    def _count_poll(self, job: SourceJob, report: PollReport, seconds: float, now: datetime) -> None:
+        outcome = "auth_error" if report.auth_error else ("error" if report.errors else "ok")
+        self.metrics.inc("aadsts_enricher_polls_total", {"source": job.name, "outcome": outcome})
+        self.metrics.inc("aadsts_enricher_cycle_duration_seconds_sum", None, seconds)
+        self.metrics.inc("aadsts_enricher_cycle_duration_seconds_count")
+        if report.ok:
+            self.metrics.set(
+                "aadsts_enricher_last_success_timestamp_seconds", {"source": job.name}, now.timestamp()
+            )
+
+    # -- flushing --------------------------------------------------------------------------------
+
+    def flush(self, now: datetime) -> list[Notification]:
+        """Reminders, batching, silences and routing: due notifications go into the outbox."""
+        with self.store.transaction():
+            book = self.store.load_book(now)
+            tick(book, now, self.policy)
+            silences = [*self.config_silences, *self.store.silences(now)]
+
+            def is_muted(labels: Mapping[str, str], at: datetime) -> bool:
+                return muted(labels, at, silences, self.config.maintenance)
+
+            notifications = flush(book, now, self.policy, is_muted)
+            for n in notifications:
+                sinks = [
+                    s
+                    for s in route(route_labels(n), self.config.routes, self.config.fallback_sinks)
+                    if self.sink_filter(s, n)
+                ]
+                self.store.enqueue(n, sinks, now)
+                self.store.add_event(n.incident_id, now, f"notify:{n.kind}", ", ".join(sinks))
+            self.store.save_book(book, now)
+            self._gauge_open(book)
+        return notifications
+
+    def _gauge_open(self, book: Book) -> None:
+        counts: dict[tuple[tuple[str, str], ...], float] = {(("severity", s),): 0.0 for s in SEVERITIES}
+        for inc in book.incidents.values():
+            if inc.state == "open":
+                counts[(("severity", inc.severity),)] += 1
+        self.metrics.replace("aadsts_enricher_incidents_open", counts)
+
+    def prune(self, now: datetime, keep: timedelta = timedelta(days=14)) -> int:
+        return self.store.prune_seen(now - keep)
+
+
+def route_labels(n: Notification) -> dict[str, str]:
+    return {
+        "severity": n.severity,
+        "code": n.code,
+        "source": n.source,
+        "tenant": n.tenant,
+        "category": n.category,
+        "workspace": n.item.container_name if n.items else "",
+        "item": n.item.item_name if n.items else "",
+    }

@@ -1,0 +1,100 @@
+"""The store contract and the plain rows it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from connectors.records import RunRecord, RunStatus
+from enricher.incidents import Book, Incident
+from enricher.notification import Notification
+from enricher.routing import Silence
+
+OutboxState = Literal["pending", "delivered", "dead"]
+#: How long a resolved incident stays in the book (reopening within this keeps its history).
+KEEP_RESOLVED_DAYS = 7
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    notification: Notification
+    sink: str
+    attempts: int
+    created_at: datetime
+    next_at: datetime
+    state: OutboxState = "pending"
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
+class Event:
+    incident_id: str
+    at: datetime
+    kind: str
+    detail: str
+
+
+def run_key(record: RunRecord) -> str:
+    return f"{record.item_key}|{record.run_id}"
+
+
+def worth_processing(record: RunRecord) -> bool:
+    """Runs still going are looked at again later; only finished ones are taken."""
+    return record.status is not RunStatus.RUNNING
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def close(self) -> None: ...
+
+    # cursors and seen runs
+    def get_cursor(self, source: str) -> dict[str, str]: ...
+    def set_cursor(self, source: str, cursor: Mapping[str, str], now: datetime) -> None: ...
+    def take_unseen(self, records: Sequence[RunRecord], now: datetime) -> list[RunRecord]: ...
+    def prune_seen(self, before: datetime) -> int: ...
+
+    # Power BI schedule streaks (consecutive failed scheduled refreshes)
+    def get_streak(self, item_key: str) -> int: ...
+    def set_streak(self, item_key: str, count: int) -> None: ...
+
+    # incidents
+    def load_book(self, now: datetime) -> Book: ...
+    def save_book(self, book: Book, now: datetime) -> None: ...
+    def incidents(
+        self, *, state: str | None = None, since: datetime | None = None, limit: int = 500
+    ) -> list[Incident]: ...
+    def events(self, incident_id: str) -> list[Event]: ...
+    def add_event(self, incident_id: str, at: datetime, kind: str, detail: str = "") -> None: ...
+
+    # silences
+    def add_silence(self, silence: Silence) -> None: ...
+    def silences(self, now: datetime, *, include_expired: bool = False) -> list[Silence]: ...
+    def expire_silence(self, silence_id: str, now: datetime) -> bool: ...
+
+    # outbox
+    def enqueue(self, notification: Notification, sinks: Sequence[str], now: datetime) -> int: ...
+    def due(self, now: datetime, limit: int = 200) -> list[OutboxRow]: ...
+    def mark_delivered(self, row_id: int, now: datetime, detail: str = "") -> None: ...
+    def mark_retry(self, row_id: int, next_at: datetime, error: str) -> None: ...
+    def mark_dead(self, row_id: int, now: datetime, error: str) -> None: ...
+    def outbox(self, *, state: OutboxState | None = None, limit: int = 1000) -> list[OutboxRow]: ...
+    def outbox_depth(self) -> dict[str, int]: ...
+
+    # heartbeat
+    def beat(self, name: str, now: datetime, detail: str = "") -> None: ...
+    def last_beat(self, name: str) -> tuple[datetime, str] | None: ...
+
+
+def iter_due(rows: Sequence[OutboxRow]) -> Iterator[OutboxRow]:
+    """Only the oldest pending row of each (sink, incident): notifications arrive in order per incident."""
+    seen: set[tuple[str, str]] = set()
+    for row in sorted(rows, key=lambda r: r.id):
+        key = (row.sink, row.notification.incident_id)
+        if key not in seen:
+            seen.add(key)
+            yield row

@@ -1,0 +1,64 @@
+"""JSON forms of incidents, pending notifications and silences, as the stores keep them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+from typing import Any
+
+from enricher.config import Match
+from enricher.incidents import Incident, Pending
+from enricher.notification import ItemRef
+from enricher.routing import Silence
+
+_TIMES = ("first_seen", "last_seen", "last_failure_at", "resolved_at", "last_notified_at")
+
+
+def incident_json(inc: Incident) -> str:
+    data = dataclasses.asdict(inc)
+    for key in _TIMES:
+        data[key] = data[key].isoformat() if data[key] else None
+    data["changes"] = [c.isoformat() for c in inc.changes]
+    return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def incident_from(text: str) -> Incident:
+    data: dict[str, Any] = json.loads(text)
+    for key in _TIMES:
+        data[key] = datetime.fromisoformat(data[key]) if data.get(key) else None
+    data["changes"] = tuple(datetime.fromisoformat(c) for c in data.get("changes") or ())
+    data["items"] = tuple(ItemRef(**i) for i in data.get("items") or ())
+    data["item_keys"] = tuple(data.get("item_keys") or ())
+    return Incident(**data)
+
+
+def pending_row(p: Pending) -> tuple[str, str, str, str]:
+    return (p.fingerprint, p.kind, p.batch, p.created_at.isoformat())
+
+
+def pending_from(row: tuple[str, str, str, str]) -> Pending:
+    return Pending(row[0], row[1], row[2], datetime.fromisoformat(row[3]))  # type: ignore[arg-type]
+
+
+def silence_json(s: Silence) -> str:
+    return json.dumps(
+        {
+            "id": s.id,
+            "match": s.match.model_dump(exclude_none=True),
+            "ends_at": s.ends_at.isoformat(),
+            "comment": s.comment,
+            "created_by": s.created_by,
+        }
+    )
+
+
+def silence_from(text: str) -> Silence:
+    data = json.loads(text)
+    return Silence(
+        data["id"],
+        Match.model_validate(data["match"]),
+        datetime.fromisoformat(data["ends_at"]),
+        data.get("comment", ""),
+        data.get("created_by", ""),
+    )

@@ -1,0 +1,186 @@
+"""The in-memory fake of the store, for tests: same contract as SQLiteStore, nothing on disk.
+
+``transaction()`` snapshots the state and restores it if the block raises, which is what the
+pipeline relies on ("all of a cycle or nothing").
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from connectors.records import RunRecord
+from enricher.incidents import Book, Incident, Pending
+from enricher.notification import Notification
+from enricher.routing import Silence
+from enricher.store.base import (
+    KEEP_RESOLVED_DAYS,
+    Event,
+    OutboxRow,
+    OutboxState,
+    iter_due,
+    run_key,
+    worth_processing,
+)
+
+
+@dataclass
+class _State:
+    cursors: dict[str, dict[str, str]] = field(default_factory=dict)
+    seen: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    streaks: dict[str, int] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    pending: list[Pending] = field(default_factory=list)
+    last_flush: dict[str, datetime] = field(default_factory=dict)
+    silences: dict[str, Silence] = field(default_factory=dict)
+    outbox: dict[int, OutboxRow] = field(default_factory=dict)
+    keys: set[tuple[str, str]] = field(default_factory=set)
+    beats: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+    next_id: int = 1
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._s = _State()
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            snapshot = copy.deepcopy(self._s)
+            try:
+                yield
+            except BaseException:
+                self._s = snapshot
+                raise
+
+    def close(self) -> None:
+        pass
+
+    def get_cursor(self, source: str) -> dict[str, str]:
+        return dict(self._s.cursors.get(source, {}))
+
+    def set_cursor(self, source: str, cursor: Mapping[str, str], now: datetime) -> None:
+        self._s.cursors[source] = dict(cursor)
+
+    def take_unseen(self, records: Sequence[RunRecord], now: datetime) -> list[RunRecord]:
+        out: dict[str, RunRecord] = {}
+        for r in records:
+            key = run_key(r)
+            if not worth_processing(r):
+                continue
+            seen = self._s.seen.get(key)
+            if seen and seen[0] == r.status.value:
+                continue
+            self._s.seen[key] = (r.status.value, now)
+            out[key] = r
+        return list(out.values())
+
+    def prune_seen(self, before: datetime) -> int:
+        old = [k for k, (_, at) in self._s.seen.items() if at < before]
+        for k in old:
+            del self._s.seen[k]
+        return len(old)
+
+    def get_streak(self, item_key: str) -> int:
+        return self._s.streaks.get(item_key, 0)
+
+    def set_streak(self, item_key: str, count: int) -> None:
+        self._s.streaks[item_key] = count
+
+    def load_book(self, now: datetime) -> Book:
+        horizon = now - timedelta(days=KEEP_RESOLVED_DAYS)
+        book = Book(pending=list(self._s.pending), last_flush=dict(self._s.last_flush))
+        for inc in sorted(self._s.incidents.values(), key=lambda i: i.first_seen):
+            if inc.state == "open" or (inc.resolved_at and inc.resolved_at >= horizon):
+                book.incidents[inc.fingerprint] = inc
+        return book
+
+    def save_book(self, book: Book, now: datetime) -> None:
+        for fp in book.touched:
+            inc = book.incidents[fp]
+            self._s.incidents[inc.id] = inc
+        self._s.pending = list(book.pending)
+        self._s.last_flush.update(book.last_flush)
+        book.touched.clear()
+
+    def incidents(
+        self, *, state: str | None = None, since: datetime | None = None, limit: int = 500
+    ) -> list[Incident]:
+        found = [
+            i
+            for i in self._s.incidents.values()
+            if (state is None or i.state == state) and (since is None or i.last_seen >= since)
+        ]
+        return sorted(found, key=lambda i: i.last_seen, reverse=True)[:limit]
+
+    def events(self, incident_id: str) -> list[Event]:
+        return [e for e in self._s.events if e.incident_id == incident_id]
+
+    def add_event(self, incident_id: str, at: datetime, kind: str, detail: str = "") -> None:
+        self._s.events.append(Event(incident_id, at, kind, detail))
+
+    def add_silence(self, silence: Silence) -> None:
+        self._s.silences[silence.id] = silence
+
+    def silences(self, now: datetime, *, include_expired: bool = False) -> list[Silence]:
+        found = sorted(self._s.silences.values(), key=lambda s: s.ends_at)
+        return found if include_expired else [s for s in found if s.active(now)]
+
+    def expire_silence(self, silence_id: str, now: datetime) -> bool:
+        s = self._s.silences.get(silence_id)
+        if s is None:
+            return False
+        self._s.silences[silence_id] = dataclasses.replace(s, ends_at=min(s.ends_at, now))
+        return True
+
+    def enqueue(self, notification: Notification, sinks: Sequence[str], now: datetime) -> int:
+        added = 0
+        for sink in sinks:
+            if (notification.id, sink) in self._s.keys:
+                continue
+            self._s.keys.add((notification.id, sink))
+            row_id = self._s.next_id
+            self._s.next_id += 1
+            self._s.outbox[row_id] = OutboxRow(row_id, notification, sink, 0, now, now)
+            added += 1
+        return added
+
+    def due(self, now: datetime, limit: int = 200) -> list[OutboxRow]:
+        pending = [r for r in self._s.outbox.values() if r.state == "pending"]
+        return [r for r in iter_due(pending) if r.next_at <= now][:limit]
+
+    def _update(self, row_id: int, **changes: object) -> None:
+        row = self._s.outbox[row_id]
+        self._s.outbox[row_id] = dataclasses.replace(row, attempts=row.attempts + 1, **changes)  # type: ignore[arg-type]
+
+    def mark_delivered(self, row_id: int, now: datetime, detail: str = "") -> None:
+        self._update(row_id, state="delivered", last_error=detail)
+
+    def mark_retry(self, row_id: int, next_at: datetime, error: str) -> None:
+        self._update(row_id, next_at=next_at, last_error=error)
+
+    def mark_dead(self, row_id: int, now: datetime, error: str) -> None:
+        self._update(row_id, state="dead", last_error=error)
+
+    def outbox(self, *, state: OutboxState | None = None, limit: int = 1000) -> list[OutboxRow]:
+        return [r for r in self._s.outbox.values() if state is None or r.state == state][:limit]
+
+    def outbox_depth(self) -> dict[str, int]:
+        depth: dict[str, int] = {}
+        for r in self._s.outbox.values():
+            if r.state == "pending":
+                depth[r.sink] = depth.get(r.sink, 0) + 1
+        return depth
+
+    def beat(self, name: str, now: datetime, detail: str = "") -> None:
+        self._s.beats[name] = (now, detail)
+
+    def last_beat(self, name: str) -> tuple[datetime, str] | None:
+        return self._s.beats.get(name)

@@ -1,0 +1,352 @@
+"""The embedded default store: SQLite in WAL mode, one connection behind a lock.
+
+Boring on purpose. Schema changes are numbered migrations applied at open; timestamps are ISO-8601
+UTC strings (they sort as text). ``transaction()`` wraps a whole daemon cycle in ``BEGIN
+IMMEDIATE ... COMMIT``; calls outside a transaction commit one by one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from connectors.records import RunRecord
+from enricher.errors import StoreError
+from enricher.incidents import Book, Incident
+from enricher.notification import Notification
+from enricher.routing import Silence
+from enricher.store.base import (
+    KEEP_RESOLVED_DAYS,
+    Event,
+    OutboxRow,
+    OutboxState,
+    iter_due,
+    run_key,
+    worth_processing,
+)
+from enricher.store.codec import (
+    incident_from,
+    incident_json,
+    pending_from,
+    pending_row,
+    silence_from,
+    silence_json,
+)
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE cursors (source TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at TEXT NOT NULL);
+    CREATE TABLE seen_runs (key TEXT PRIMARY KEY, status TEXT NOT NULL, seen_at TEXT NOT NULL);
+    CREATE INDEX seen_runs_at ON seen_runs(seen_at);
+    CREATE TABLE streaks (item_key TEXT PRIMARY KEY, count INTEGER NOT NULL);
+    CREATE TABLE incidents (
+        id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT NOT NULL, code TEXT NOT NULL,
+        severity TEXT NOT NULL, source TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+        resolved_at TEXT, body TEXT NOT NULL);
+    CREATE INDEX incidents_fingerprint ON incidents(fingerprint, first_seen);
+    CREATE INDEX incidents_state ON incidents(state, last_seen);
+    CREATE TABLE incident_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, incident_id TEXT NOT NULL, at TEXT NOT NULL,
+        kind TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
+    CREATE INDEX incident_events_incident ON incident_events(incident_id, id);
+    CREATE TABLE pending (fingerprint TEXT PRIMARY KEY, kind TEXT NOT NULL, batch TEXT NOT NULL, created_at TEXT NOT NULL);
+    CREATE TABLE batches (batch TEXT PRIMARY KEY, last_flush TEXT NOT NULL);
+    CREATE TABLE silences (id TEXT PRIMARY KEY, body TEXT NOT NULL, ends_at TEXT NOT NULL);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, notification_id TEXT NOT NULL, sink TEXT NOT NULL,
+        incident_id TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, next_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL, last_error TEXT NOT NULL DEFAULT '', UNIQUE (notification_id, sink));
+    CREATE INDEX outbox_due ON outbox(state, next_at);
+    CREATE TABLE heartbeat (name TEXT PRIMARY KEY, at TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
+    """,
+)
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open state database {self.path}: {exc}") from exc
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._migrate()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} was written by a newer version (schema {version}); upgrade aadsts-enricher"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in filter(str.strip, script.split(";")):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self._db.execute("COMMIT")
+
+    def _run(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            try:
+                return self._db.execute(sql, args)
+            except sqlite3.Error as exc:
+                raise StoreError(f"state database error: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- cursors and seen runs -----------------------------------------------------------------
+
+    def get_cursor(self, source: str) -> dict[str, str]:
+        row = self._run("SELECT cursor FROM cursors WHERE source = ?", (source,)).fetchone()
+        return dict(json.loads(row[0])) if row else {}
+
+    def set_cursor(self, source: str, cursor: Mapping[str, str], now: datetime) -> None:
+        self._run(
+            "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, "
+            "updated_at = excluded.updated_at",
+            (source, json.dumps(dict(cursor)), now.isoformat()),
+        )
+
+    def take_unseen(self, records: Sequence[RunRecord], now: datetime) -> list[RunRecord]:
+        fresh: dict[str, RunRecord] = {}
+        for r in records:
+            if worth_processing(r):
+                fresh[run_key(r)] = r
+        with self.transaction():
+            out = []
+            for key, record in fresh.items():
+                row = self._run("SELECT status FROM seen_runs WHERE key = ?", (key,)).fetchone()
+                if row and row[0] == record.status.value:
+                    continue
+                self._run(
+                    "INSERT OR REPLACE INTO seen_runs VALUES (?, ?, ?)",
+                    (key, record.status.value, now.isoformat()),
+                )
+                out.append(record)
+        return out
+
+    def prune_seen(self, before: datetime) -> int:
+        return self._run("DELETE FROM seen_runs WHERE seen_at < ?", (before.isoformat(),)).rowcount
+
+    def get_streak(self, item_key: str) -> int:
+        row = self._run("SELECT count FROM streaks WHERE item_key = ?", (item_key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_streak(self, item_key: str, count: int) -> None:
+        self._run("INSERT OR REPLACE INTO streaks VALUES (?, ?)", (item_key, count))
+
+    # -- incidents -------------------------------------------------------------------------------
+
+    def load_book(self, now: datetime) -> Book:
+        horizon = (now - timedelta(days=KEEP_RESOLVED_DAYS)).isoformat()
+        book = Book()
+        rows = self._run(
+            "SELECT body FROM incidents WHERE state = 'open' OR resolved_at >= ? ORDER BY first_seen",
+            (horizon,),
+        )
+        for (body,) in rows.fetchall():
+            inc = incident_from(body)
+            book.incidents[inc.fingerprint] = inc
+        book.pending = [
+            pending_from(r) for r in self._run("SELECT * FROM pending ORDER BY created_at").fetchall()
+        ]
+        book.last_flush = {
+            b: datetime.fromisoformat(t) for b, t in self._run("SELECT * FROM batches").fetchall()
+        }
+        return book
+
+    def save_book(self, book: Book, now: datetime) -> None:
+        with self.transaction():
+            for fp in sorted(book.touched):
+                inc = book.incidents[fp]
+                self._run(
+                    "INSERT OR REPLACE INTO incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        inc.id,
+                        inc.fingerprint,
+                        inc.state,
+                        inc.code,
+                        inc.severity,
+                        inc.source,
+                        inc.first_seen.isoformat(),
+                        inc.last_seen.isoformat(),
+                        inc.resolved_at.isoformat() if inc.resolved_at else None,
+                        incident_json(inc),
+                    ),
+                )
+            self._run("DELETE FROM pending")
+            for p in book.pending:
+                self._run("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?)", pending_row(p))
+            for batch, at in book.last_flush.items():
+                self._run("INSERT OR REPLACE INTO batches VALUES (?, ?)", (batch, at.isoformat()))
+        book.touched.clear()
+
+    def incidents(
+        self, *, state: str | None = None, since: datetime | None = None, limit: int = 500
+    ) -> list[Incident]:
+        sql, args = "SELECT body FROM incidents WHERE 1 = 1", []
+        if state:
+            sql += " AND state = ?"
+            args.append(state)
+        if since:
+            sql += " AND last_seen >= ?"
+            args.append(since.isoformat())
+        sql += " ORDER BY last_seen DESC LIMIT ?"
+        args.append(str(limit))
+        return [incident_from(body) for (body,) in self._run(sql, args).fetchall()]
+
+    def events(self, incident_id: str) -> list[Event]:
+        rows = self._run(
+            "SELECT incident_id, at, kind, detail FROM incident_events WHERE incident_id = ? ORDER BY id",
+            (incident_id,),
+        )
+        return [Event(i, datetime.fromisoformat(at), k, d) for i, at, k, d in rows.fetchall()]
+
+    def add_event(self, incident_id: str, at: datetime, kind: str, detail: str = "") -> None:
+        self._run(
+            "INSERT INTO incident_events (incident_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+            (incident_id, at.isoformat(), kind, detail),
+        )
+
+    # -- silences --------------------------------------------------------------------------------
+
+    def add_silence(self, silence: Silence) -> None:
+        self._run(
+            "INSERT OR REPLACE INTO silences VALUES (?, ?, ?)",
+            (silence.id, silence_json(silence), silence.ends_at.isoformat()),
+        )
+
+    def silences(self, now: datetime, *, include_expired: bool = False) -> list[Silence]:
+        rows = self._run("SELECT body FROM silences ORDER BY ends_at").fetchall()
+        found = [silence_from(body) for (body,) in rows]
+        return found if include_expired else [s for s in found if s.active(now)]
+
+    def expire_silence(self, silence_id: str, now: datetime) -> bool:
+        row = self._run("SELECT body FROM silences WHERE id = ?", (silence_id,)).fetchone()
+        if not row:
+            return False
+        s = silence_from(row[0])
+        self.add_silence(Silence(s.id, s.match, min(s.ends_at, now), s.comment, s.created_by))
+        return True
+
+    # -- outbox ----------------------------------------------------------------------------------
+
+    def enqueue(self, notification: Notification, sinks: Sequence[str], now: datetime) -> int:
+        body = json.dumps(notification.to_dict(), ensure_ascii=False)
+        added = 0
+        with self.transaction():
+            for sink in sinks:
+                cur = self._run(
+                    "INSERT OR IGNORE INTO outbox (notification_id, sink, incident_id, body, created_at, next_at, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        notification.id,
+                        sink,
+                        notification.incident_id,
+                        body,
+                        now.isoformat(),
+                        now.isoformat(),
+                        now.isoformat(),
+                    ),
+                )
+                added += cur.rowcount
+        return added
+
+    def due(self, now: datetime, limit: int = 200) -> list[OutboxRow]:
+        rows = self._run(
+            "SELECT * FROM outbox o WHERE state = 'pending' AND next_at <= ? AND NOT EXISTS (SELECT 1 FROM outbox p "
+            "WHERE p.state = 'pending' AND p.sink = o.sink AND p.incident_id = o.incident_id AND p.id < o.id) "
+            "ORDER BY id LIMIT ?",
+            (now.isoformat(), limit),
+        ).fetchall()
+        return list(iter_due([_row(r) for r in rows]))
+
+    def mark_delivered(self, row_id: int, now: datetime, detail: str = "") -> None:
+        self._run(
+            "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, updated_at = ?, last_error = ? "
+            "WHERE id = ?",
+            (now.isoformat(), detail[:500], row_id),
+        )
+
+    def mark_retry(self, row_id: int, next_at: datetime, error: str) -> None:
+        self._run(
+            "UPDATE outbox SET attempts = attempts + 1, next_at = ?, updated_at = ?, last_error = ? WHERE id = ?",
+            (next_at.isoformat(), next_at.isoformat(), error[:500], row_id),
+        )
+
+    def mark_dead(self, row_id: int, now: datetime, error: str) -> None:
+        self._run(
+            "UPDATE outbox SET state = 'dead', attempts = attempts + 1, updated_at = ?, last_error = ? "
+            "WHERE id = ?",
+            (now.isoformat(), error[:500], row_id),
+        )
+
+    def outbox(self, *, state: OutboxState | None = None, limit: int = 1000) -> list[OutboxRow]:
+        if state:
+            rows = self._run(
+                "SELECT * FROM outbox WHERE state = ? ORDER BY id LIMIT ?", (state, limit)
+            ).fetchall()
+        else:
+            rows = self._run("SELECT * FROM outbox ORDER BY id LIMIT ?", (limit,)).fetchall()
+        return [_row(r) for r in rows]
+
+    def outbox_depth(self) -> dict[str, int]:
+        rows = self._run("SELECT sink, COUNT(*) FROM outbox WHERE state = 'pending' GROUP BY sink").fetchall()
+        return {sink: int(n) for sink, n in rows}
+
+    # -- heartbeat -------------------------------------------------------------------------------
+
+    def beat(self, name: str, now: datetime, detail: str = "") -> None:
+        self._run("INSERT OR REPLACE INTO heartbeat VALUES (?, ?, ?)", (name, now.isoformat(), detail))
+
+    def last_beat(self, name: str) -> tuple[datetime, str] | None:
+        row = self._run("SELECT at, detail FROM heartbeat WHERE name = ?", (name,)).fetchone()
+        return (datetime.fromisoformat(row[0]), row[1]) if row else None
+
+
+def _row(r: tuple[object, ...]) -> OutboxRow:
+    row_id, _nid, sink, _iid, body, state, attempts, created, next_at, _updated, error = r
+    return OutboxRow(
+        id=int(str(row_id)),
+        notification=Notification.from_dict(json.loads(str(body))),
+        sink=str(sink),
+        attempts=int(str(attempts)),
+        created_at=datetime.fromisoformat(str(created)),
+        next_at=datetime.fromisoformat(str(next_at)),
+        state=str(state),  # type: ignore[arg-type]
+        last_error=str(error),
+    )

@@ -1,0 +1,153 @@
+"""Builds the daemon's parts from a validated Config: the one place config meets constructors.
+
+Connectors get their HTTP client and credentials here (one of each per tenant); sinks come from the
+sink registry; nothing below this module reads the config object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from connectors.adf import ADFConnector, ADFOptions, FactoryRef
+from connectors.auth import CredentialSpec, TokenProvider, make_credential
+from connectors.base import Connector, Identity, NameFilter
+from connectors.clouds import CLOUDS, Endpoints
+from connectors.fabric import FabricConnector, FabricOptions
+from connectors.http import AzureHttp, RetryPolicy
+from connectors.pipeline_runs import Windowing
+from connectors.powerbi import PowerBIConnector, PowerBIOptions
+from connectors.synapse import SynapseConnector, SynapseOptions, SynapseWorkspace
+from enricher import config as cfg
+from enricher.incidents import Policy
+
+
+@dataclass(frozen=True)
+class SourceJob:
+    name: str
+    connector: Connector
+    interval: timedelta
+
+
+@dataclass
+class Tenant:
+    config: cfg.TenantConfig
+    endpoints: Endpoints
+    http: AzureHttp
+    jobs: list[SourceJob]
+
+
+def endpoints_of(tenant: cfg.TenantConfig) -> Endpoints:
+    return CLOUDS[tenant.cloud].with_overrides(**tenant.endpoints.model_dump())
+
+
+def credential_spec(tenant: cfg.TenantConfig, endpoints: Endpoints) -> CredentialSpec:
+    c = tenant.credential
+    return CredentialSpec(
+        kind=c.type,
+        tenant_id=tenant.tenant_id,
+        client_id=c.client_id,
+        client_secret=c.client_secret.get_secret_value() if c.client_secret else None,
+        certificate_path=c.certificate_path,
+        certificate_password=c.certificate_password.get_secret_value() if c.certificate_password else None,
+        token_file=c.token_file,
+        authority=endpoints.authority,
+        verify=tenant.ca_bundle,
+    )
+
+
+def build_tenant(tenant: cfg.TenantConfig, sleep: Callable[[float], None], workers: int = 8) -> Tenant:
+    endpoints = endpoints_of(tenant)
+    tokens = TokenProvider(make_credential(credential_spec(tenant, endpoints)))
+    http = AzureHttp(
+        tokens, verify=tenant.ca_bundle or True, policy=RetryPolicy(), per_host=workers, sleep=sleep
+    )
+    identity = Identity(tenant.name, tenant.tenant_id, tenant.credential.client_id or "managed-identity")
+    jobs = [
+        SourceJob(f"{tenant.name}/{s.type}", _connector(s, http, endpoints, identity, workers), s.interval)
+        for s in tenant.sources
+        if s.enabled
+    ]
+    return Tenant(tenant, endpoints, http, jobs)
+
+
+def _names(f: cfg.NameFilterConfig) -> NameFilter:
+    return NameFilter(tuple(f.include), tuple(f.exclude))
+
+
+def _connector(s: cfg.SourceConfig, http: AzureHttp, ep: Endpoints, who: Identity, workers: int) -> Connector:
+    match s:
+        case cfg.PowerBISource():
+            options = PowerBIOptions(
+                s.mode,
+                _names(s.workspaces),
+                s.history_top,
+                s.dataflows,
+                discovery_interval=s.discovery_interval,
+                workers=workers,
+            )
+            return PowerBIConnector(http, ep, who, options)
+        case cfg.FabricSource():
+            return FabricConnector(
+                http,
+                ep,
+                who,
+                FabricOptions(tuple(s.item_types), _names(s.workspaces), s.discovery_interval, workers),
+            )
+        case cfg.ADFSource():
+            factories = tuple(FactoryRef(f.subscription_id, f.resource_group, f.name) for f in s.factories)
+            windowing = Windowing(s.overlap, s.lookback, workers=workers)
+            return ADFConnector(
+                http,
+                ep,
+                who,
+                ADFOptions(
+                    tuple(s.subscriptions), factories, _names(s.names), windowing, s.discovery_interval
+                ),
+            )
+        case cfg.SynapseSource():
+            spaces = tuple(
+                SynapseWorkspace(w.name, w.endpoint, w.subscription_id, w.resource_group)
+                for w in s.workspaces
+            )
+            return SynapseConnector(
+                http, ep, who, SynapseOptions(spaces, Windowing(s.overlap, s.lookback, workers=workers))
+            )
+
+
+def policy_of(c: cfg.IncidentConfig) -> Policy:
+    return Policy(
+        tuple(c.group_by),
+        c.group_wait,
+        c.group_interval,
+        c.repeat_interval,
+        c.flapping.changes,
+        c.flapping.window,
+    )
+
+
+def secrets_of(config: cfg.Config) -> list[str]:
+    """Every secret value in the config, so logs can scrub them."""
+    found: list[str] = []
+
+    def walk(value: object) -> None:
+        if hasattr(value, "get_secret_value"):
+            found.append(value.get_secret_value())
+        elif hasattr(value, "model_fields"):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, tuple | list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+
+    walk(config)
+    return [s for s in found if s]
+
+
+def state_db(config: cfg.Config) -> Path:
+    return Path(config.state.path) / "state.db"

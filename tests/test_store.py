@@ -1,0 +1,157 @@
+"""One contract, two stores: the SQLite default and the in-memory fake behave the same."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.records import RunRecord, RunStatus, Source
+from enricher.config import Match
+from enricher.detect import detect
+from enricher.enrich import enrich
+from enricher.errors import StoreError
+from enricher.incidents import Book, Policy, flush, on_failure
+from enricher.knowledge import load_knowledge
+from enricher.notification import Notification
+from enricher.routing import Silence
+from enricher.store import MemoryStore, SQLiteStore, Store
+
+T0 = datetime(2025, 4, 2, 6, 0, tzinfo=UTC)
+KB = load_knowledge()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "state.db")
+    yield s
+    s.close()
+
+
+def record(run_id: str = "r1", status: RunStatus = RunStatus.FAILED, item: str = "ds1") -> RunRecord:
+    return RunRecord(
+        Source.POWERBI,
+        "contoso",
+        "ws1",
+        "Finance",
+        item,
+        "Model",
+        "dataset",
+        run_id,
+        status,
+        ended_at=T0,
+        error_text="AADSTS53003: blocked",
+    )
+
+
+def notification(item: str = "ds1", at: datetime = T0) -> Notification:
+    book = Book()
+    alert = enrich(record(item=item), detect("AADSTS53003: blocked"), KB)
+    assert alert is not None
+    on_failure(book, alert, at, Policy())
+    (n,) = flush(book, at + timedelta(minutes=1), Policy(), lambda labels, now: False)
+    return n
+
+
+def test_cursor_round_trip(store: Store) -> None:
+    assert store.get_cursor("contoso/adf") == {}
+    store.set_cursor("contoso/adf", {"sub/rg/f": "2025-04-02T06:00:00Z"}, T0)
+    assert store.get_cursor("contoso/adf") == {"sub/rg/f": "2025-04-02T06:00:00Z"}
+
+
+def test_seen_runs(store: Store) -> None:
+    """New runs once; the same run again only when its status changed; running runs wait."""
+    running = record("r2", RunStatus.RUNNING)
+    assert [r.run_id for r in store.take_unseen([record(), record(), running], T0)] == ["r1"]
+    assert store.take_unseen([record()], T0) == []
+    done = dataclasses.replace(running, status=RunStatus.SUCCEEDED)
+    assert [r.run_id for r in store.take_unseen([done], T0)] == ["r2"]
+    assert store.prune_seen(T0 + timedelta(seconds=1)) == 2
+    assert len(store.take_unseen([record()], T0)) == 1
+
+
+def test_book_round_trip_and_rollback(store: Store) -> None:
+    book = Book()
+    alert = enrich(record(), detect("AADSTS53003: blocked"), KB)
+    assert alert is not None
+    inc = on_failure(book, alert, T0, Policy(), streak=2)
+    store.save_book(book, T0)
+    loaded = store.load_book(T0)
+    assert loaded.incidents[inc.fingerprint] == inc
+    assert loaded.pending == book.pending
+    with pytest.raises(RuntimeError), store.transaction():
+        store.set_streak("x", 3)
+        store.set_cursor("s", {"a": "b"}, T0)
+        raise RuntimeError("crash mid-cycle")
+    assert store.get_streak("x") == 0 and store.get_cursor("s") == {}
+    assert [i.id for i in store.incidents(state="open")] == [inc.id]
+
+
+def test_outbox_is_idempotent_and_ordered(store: Store) -> None:
+    first = notification()
+    second = dataclasses.replace(first, id="resolved-x", kind="resolved")
+    assert store.enqueue(first, ["slack", "email"], T0) == 2
+    assert store.enqueue(first, ["slack", "email"], T0) == 0  # a redone cycle adds nothing
+    store.enqueue(second, ["slack"], T0)
+    due = store.due(T0)
+    assert sorted((r.sink, r.notification.id) for r in due) == [("email", first.id), ("slack", first.id)]
+    slack = next(r for r in due if r.sink == "slack")
+    store.mark_retry(slack.id, T0 + timedelta(minutes=1), "HTTP 503")
+    assert [r.sink for r in store.due(T0)] == ["email"]  # slack waits, and so does its second message
+    assert [r.notification.id for r in store.due(T0 + timedelta(minutes=2)) if r.sink == "slack"] == [
+        first.id
+    ]
+    store.mark_delivered(slack.id, T0)
+    assert [r.notification.id for r in store.due(T0 + timedelta(minutes=2)) if r.sink == "slack"] == [
+        "resolved-x"
+    ]
+    assert store.outbox_depth() == {"slack": 1, "email": 1}
+    email = next(r for r in due if r.sink == "email")
+    store.mark_dead(email.id, T0, "550 mailbox unavailable")
+    assert [r.last_error for r in store.outbox(state="dead")] == ["550 mailbox unavailable"]
+    assert store.outbox(state="delivered")[0].notification == first
+
+
+def test_silences(store: Store) -> None:
+    s = Silence("s1", Match.model_validate({"code": "53003"}), T0 + timedelta(hours=1), "ticket 42", "ops")
+    store.add_silence(s)
+    assert store.silences(T0) == [s]
+    assert store.expire_silence("s1", T0) and not store.expire_silence("nope", T0)
+    assert store.silences(T0) == []
+    assert store.silences(T0, include_expired=True)[0].comment == "ticket 42"
+
+
+def test_heartbeat(store: Store) -> None:
+    assert store.last_beat("poll:x") is None
+    store.beat("poll:x", T0, "ok")
+    assert store.last_beat("poll:x") == (T0, "ok")
+
+
+class TestSQLiteOnly:
+    def test_reopen_keeps_state_and_schema(self, tmp_path: Path) -> None:
+        path = tmp_path / "state.db"
+        s = SQLiteStore(path)
+        s.set_cursor("a", {"k": "v"}, T0)
+        s.close()
+        again = SQLiteStore(path)
+        assert again.get_cursor("a") == {"k": "v"} and again.schema_version >= 1
+        assert again._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        again.close()
+
+    def test_newer_schema_is_refused(self, tmp_path: Path) -> None:
+        path = tmp_path / "state.db"
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA user_version = 999")
+        db.close()
+        with pytest.raises(StoreError, match="newer version"):
+            SQLiteStore(path)
+
+    def test_unwritable_location(self, tmp_path: Path) -> None:
+        blocker = tmp_path / "file"
+        blocker.write_text("x")
+        with pytest.raises(StoreError, match="cannot open state database"):
+            SQLiteStore(blocker / "sub" / "state.db")
