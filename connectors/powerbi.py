@@ -73,7 +73,8 @@ class PowerBIConnector:
         self.options = options
         self.name = f"{identity.tenant}/powerbi"
         self._catalog = _Catalog()
-        self._last_seen: dict[str, tuple[str, int]] = {}  # dataset id -> (last refresh key, refreshCount)
+        # dataset id -> (last refresh key, its status, refreshCount): what the previous poll saw
+        self._last_seen: dict[str, tuple[str, str, int]] = {}
         self._lock = threading.Lock()
 
     def poll(self, now: datetime, cursor: Mapping[str, str]) -> Poll:
@@ -150,6 +151,7 @@ class PowerBIConnector:
         url = f"{self.root}/admin/capacities/refreshables"
         params = {"$expand": "capacity,group"}
         again: list[_Dataset] = []
+        enabled_by_id: dict[str, object] = {}
         for page in self.http.top_skip(API, url, self.scope, params, self.options.page_size):
             for item in page:
                 dataset = self._dataset_of(item)
@@ -157,18 +159,23 @@ class PowerBIConnector:
                     continue
                 refresh = item["lastRefresh"]
                 key, count = _refresh_key(refresh), int(item.get("refreshCount") or 0)
+                status = str(refresh.get("status") or "").lower()
                 with self._lock:
                     before = self._last_seen.get(dataset.id)
-                    self._last_seen[dataset.id] = (key, count)
-                if before and before[0] == key:
+                    self._last_seen[dataset.id] = (key, status, count)
+                if before and before[:2] == (key, status):
                     continue
                 schedule = item.get("refreshSchedule") or {}
                 enabled = schedule.get("enabled") if isinstance(schedule, dict) else None
-                if before and count - before[1] > 1:
-                    again.append(dataset)  # several refreshes since the last poll: read the history
+                unsettled = before is None and status != "completed"
+                if unsettled or (before and count - before[2] > 1):
+                    # several refreshes since the last poll, or a dataset first seen failing or running
+                    # (how many scheduled refreshes failed in a row matters): read the history
+                    again.append(dataset)
+                    enabled_by_id[dataset.id] = enabled
                 else:
                     poll.records.append(self._record(dataset, refresh, enabled))
-        self._poll_histories(poll, again)
+        self._poll_histories(poll, again, enabled_by_id)
 
     def _dataset_of(self, item: Mapping[str, Any]) -> _Dataset | None:
         """The dataset of a refreshables row; None when its workspace is filtered out."""
@@ -181,7 +188,9 @@ class PowerBIConnector:
             return None
         return _Dataset(ds_id, str(item.get("name") or ds_id), str(group.get("id") or ""), ws_name)
 
-    def _poll_histories(self, poll: Poll, datasets: list[_Dataset]) -> None:
+    def _poll_histories(
+        self, poll: Poll, datasets: list[_Dataset], enabled_by_id: Mapping[str, object] | None = None
+    ) -> None:
         def history(d: _Dataset) -> list[Any]:
             base = f"{self.root}/groups/{d.workspace_id}" if d.workspace_id else self.root
             page = self.http.get(
@@ -190,7 +199,8 @@ class PowerBIConnector:
             return list((page or {}).get("value") or [])
 
         for dataset, refreshes in collect(poll, fan_out(history, datasets, self.options.workers), _dname):
-            poll.records.extend(self._record(dataset, r, None) for r in refreshes if isinstance(r, dict))
+            enabled = (enabled_by_id or {}).get(dataset.id)
+            poll.records.extend(self._record(dataset, r, enabled) for r in refreshes if isinstance(r, dict))
 
     def _record(self, d: _Dataset, refresh: Mapping[str, Any], schedule_enabled: object) -> RunRecord:
         error_json = refresh.get("serviceExceptionJson")

@@ -49,8 +49,6 @@ class Service:
         sinks: Mapping[str, Sink] | None = None,
         store: Store | None = None,
     ) -> None:
-        from enricher.sinks.registry import build_sinks  # the registry imports every sink's dependencies
-
         self.config = config
         self.clock = clock
         self.stop = threading.Event()
@@ -59,9 +57,11 @@ class Service:
         self.store = store or SQLiteStore(state_db(config))
         self.tenants = [build_tenant(t, self._sleep) for t in config.tenants]
         self.jobs: list[SourceJob] = [job for t in self.tenants for job in t.jobs]
-        self.sinks = (
-            dict(sinks) if sinks is not None else build_sinks(config, config_dir, stats=self.sink_stats)
-        )
+        if sinks is None:
+            from enricher.sinks.registry import build_sinks  # imports every sink's dependencies
+
+            sinks = build_sinks(config, config_dir, stats=self.sink_stats)
+        self.sinks = dict(sinks)
         self.pipeline = Pipeline(
             config, self.store, self.kb, self.jobs, metrics=self.metrics, sink_filter=self._wants
         )

@@ -101,13 +101,16 @@ def adjusted_severity(entry: Entry, run: RunRecord) -> str:
 
 
 def placeholder_values(run: RunRecord, detection: Detection) -> dict[str, str]:
+    primary = detection.primary_finding
     values = {
         "code": detection.primary or "",
         "tenant_id": run.extra.get("tenant_id", ""),
-        "client_id": detection.first("client_id") or run.extra.get("client_id", ""),
-        "correlation_id": detection.first("correlation_id") or "",
-        "trace_id": detection.first("trace_id") or "",
-        "timestamp": detection.first("timestamp") or "",
+        "client_id": (primary and primary.client_id)
+        or detection.first("client_id")
+        or run.extra.get("client_id", ""),
+        "correlation_id": (primary and primary.correlation_id) or detection.first("correlation_id") or "",
+        "trace_id": (primary and primary.trace_id) or detection.first("trace_id") or "",
+        "timestamp": (primary and primary.timestamp) or detection.first("timestamp") or "",
         "item_id": run.item_id,
         "item_name": run.item_name,
         "item_type": run.item_type,
@@ -127,6 +130,8 @@ def placeholder_values(run: RunRecord, detection: Detection) -> dict[str, str]:
 
 def fill(template: str, values: Mapping[str, str]) -> str:
     """Replace known ``{placeholders}``; a missing value becomes ``<name>`` for the admin to supply."""
+    if "{" not in template:
+        return template
     return PLACEHOLDER_RX.sub(lambda m: values.get(m.group(1), f"<{m.group(1)}>"), template)
 
 

@@ -12,10 +12,20 @@ import os
 import sys
 from collections.abc import Sequence
 
-from enricher.cli import common, config_cmds, daemon_cmds, enrich_cmd, explain, kb, silence, simulate
+from enricher.cli import (
+    common,
+    config_cmds,
+    daemon_cmds,
+    enrich_cmd,
+    explain,
+    kb,
+    silence,
+    simulate,
+    test_sink,
+)
 from enricher.errors import ConfigError, EnricherError, KnowledgeError
 
-COMMANDS = (explain, enrich_cmd, kb, daemon_cmds, config_cmds, silence, simulate)
+COMMANDS = (explain, enrich_cmd, kb, daemon_cmds, config_cmds, silence, simulate, test_sink)
 
 
 class _VersionAction(argparse.Action):
