@@ -36,7 +36,7 @@ def service(sim: Simulator, tmp_path: Path, sink: MemorySink, *, sqlite: bool = 
 def test_first_cycle_explains_every_demo_failure_once(sim: Simulator, tmp_path: Path) -> None:
     sink = MemorySink("console")
     svc = service(sim, tmp_path, sink)
-    report, delivery = svc.cycle()
+    report, _ = svc.cycle()
     assert report.ok, [p.errors for p in report.polls]
     assert {n.code for n in sink.sent} >= DEMO_CODES
     assert all(n.kind == "firing" for n in sink.sent)

@@ -1,0 +1,79 @@
+"""``serve()``: run a simulator in the foreground until SIGINT or SIGTERM.
+
+The signal handlers only set a flag; the main thread notices it within half a second and stops
+the simulator cleanly. The printed credentials belong to a fake tenant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from connectors.simulator.scenario import Scenario
+from connectors.simulator.simulator import Simulator
+
+_FLAGS = ("admin_api", "ca_policy_read", "disabled", "managed_identity")
+
+
+def describe(sim: Simulator, out: TextIO) -> None:
+    """Print what a client needs: URLs, the CA to trust, the tenants and their credentials."""
+    scenario = sim.scenario
+    print(
+        f"Azure simulator: scenario {scenario.name!r}, seed {scenario.seed}, speed {sim.clock.speed:g}x",
+        file=out,
+    )
+    print(f"  simulated now   {sim.clock.now().isoformat()}", file=out)
+    for name, url in sim.endpoints.items():
+        print(f"  {name:<15} {url}", file=out)
+    print(f"  CA certificate  {sim.ca_path}", file=out)
+    print(
+        f"  MSI header      IDENTITY_ENDPOINT={sim.endpoints['msi']} IDENTITY_HEADER={sim.msi_header}",
+        file=out,
+    )
+    for tenant in scenario.tenants:
+        print(f"tenant {tenant.domain} ({tenant.id})", file=out)
+        for app in tenant.apps:
+            parts = [f"client id {app.client_id}"]
+            parts += [f"secret {s.value} (ends {s.end})" for s in app.secrets]
+            parts += [f"federated {f.issuer} {f.subject}" for f in app.federated]
+            parts += [flag for flag in _FLAGS if getattr(app, flag)]
+            if app.fail is not None:
+                parts.append(
+                    f"token requests fail with AADSTS{app.fail.code} from {app.fail.from_ or 'the start'}"
+                )
+            print(f"  app {app.name}: {'; '.join(parts)}", file=out)
+    out.flush()
+
+
+def serve(
+    scenario: str | Path | Scenario = "demo",
+    port: int = 8443,
+    speed: float | None = None,
+    host: str = "127.0.0.1",
+    *,
+    out: TextIO | None = None,
+) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Outside the main thread signals cannot be caught; the caller stops us another way.
+        with contextlib.suppress(ValueError):
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        with Simulator(scenario=scenario, port=port, speed=speed, host=host) as sim:
+            describe(sim, out or sys.stdout)
+            while not stop.wait(0.5):
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

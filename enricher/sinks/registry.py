@@ -1,0 +1,74 @@
+"""The one place that turns sink config into sink objects: one ``match`` over the config classes.
+
+No discovery and no naming conventions: a new sink type is a config class, a module and one
+``case`` here. The OpenTelemetry sink is imported only when configured, because the SDK is slow to
+import and most installations do not use it. ``build_sinks`` builds all or nothing: when one sink
+fails to build, the ones already built are closed and the ``ConfigError`` propagates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from enricher import config as cfg
+from enricher.sinks.base import Sink
+from enricher.sinks.console import ConsoleSink
+from enricher.sinks.email import EmailSink
+from enricher.sinks.jsonl import JsonlSink
+from enricher.sinks.pagerduty import PagerDutySink
+from enricher.sinks.slack import SlackSink
+from enricher.sinks.teams import TeamsSink
+from enricher.sinks.webhook import WebhookSink
+
+Stats = Callable[[], Mapping[str, Any]]
+
+
+def build_sink(
+    config: cfg.SinkConfig,
+    config_dir: Path,
+    *,
+    stream: TextIO | None = None,
+    stats: Stats | None = None,
+) -> Sink:
+    """The sink for one config entry. ``stream`` is for console sinks, ``stats`` for otel."""
+    match config:
+        case cfg.ConsoleSinkConfig():
+            return ConsoleSink(config, config_dir, stream=stream)
+        case cfg.JsonlSinkConfig():
+            return JsonlSink(config, config_dir)
+        case cfg.SlackSinkConfig():
+            return SlackSink(config, config_dir)
+        case cfg.TeamsSinkConfig():
+            return TeamsSink(config, config_dir)
+        case cfg.PagerDutySinkConfig():
+            return PagerDutySink(config, config_dir)
+        case cfg.WebhookSinkConfig():
+            return WebhookSink(config, config_dir)
+        case cfg.EmailSinkConfig():
+            return EmailSink(config, config_dir)
+        case cfg.OtelSinkConfig():
+            from enricher.sinks.otel import OtelSink
+
+            return OtelSink(config, config_dir, stats=stats)
+    raise TypeError(f"no sink for {type(config).__name__}")  # pragma: no cover - the union is exhaustive
+
+
+def build_sinks(
+    config: cfg.Config,
+    config_dir: Path,
+    *,
+    stream: TextIO | None = None,
+    stats: Stats | None = None,
+) -> dict[str, Sink]:
+    """Every configured sink by name, in config order."""
+    built: dict[str, Sink] = {}
+    try:
+        for sink_config in config.sinks:
+            built[sink_config.name] = build_sink(sink_config, config_dir, stream=stream, stats=stats)
+    except BaseException:
+        for sink in built.values():
+            sink.close()
+        raise
+    return built
