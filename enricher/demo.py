@@ -19,7 +19,9 @@ from enricher import config as cfg
 from enricher.daemon import Service
 
 
-def demo_config(sim: Simulator, data_dir: Path, *, json_lines: bool, colour: bool) -> cfg.Config:
+def demo_config(
+    sim: Simulator, data_dir: Path, *, json_lines: bool, colour: bool, listen: str = "127.0.0.1:0"
+) -> cfg.Config:
     tenant = sim.scenario.tenants[0]
     app = next(a for a in tenant.apps if a.admin_api and a.secrets)
     ep = sim.endpoints
@@ -59,7 +61,7 @@ def demo_config(sim: Simulator, data_dir: Path, *, json_lines: bool, colour: boo
             }
         ],
         "incidents": {"group_wait": "0s", "group_interval": "0s", "repeat_interval": "12h"},
-        "health": {"listen": "127.0.0.1:0"},
+        "health": {"listen": listen},
         "state": {"path": str(data_dir)},
     }
     return cfg.Config.model_validate(raw)
@@ -72,6 +74,7 @@ def run_demo(
     speed: float,
     interval: float,
     colour: bool,
+    listen: str = "127.0.0.1:0",
     out: TextIO = sys.stdout,
 ) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="aadsts-demo-"))
@@ -79,7 +82,7 @@ def run_demo(
     sim.start()
     service = None
     try:
-        config = demo_config(sim, data_dir, json_lines=json_lines, colour=colour)
+        config = demo_config(sim, data_dir, json_lines=json_lines, colour=colour, listen=listen)
         service = Service(config, Path.cwd(), clock=sim.clock.now)
         server = service.health_server().start()
         note = sys.stderr if json_lines else out
