@@ -1,9 +1,14 @@
-"""Request counters: total, per API, per route template. The benchmark reads these."""
+"""Request counters: total, per API, per route template, and a recent-request log with arrival times.
+
+The benchmark reads the counters; tests read the log to check client behaviour that only the
+server can see, such as "no request arrived before Retry-After had elapsed".
+"""
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 
 
 class Stats:
@@ -11,11 +16,18 @@ class Stats:
         self._lock = threading.Lock()
         self._apis: Counter[str] = Counter()
         self._routes: Counter[str] = Counter()
+        self._log: deque[tuple[float, str, str]] = deque(maxlen=10_000)
 
     def record(self, api: str, route: str) -> None:
         with self._lock:
             self._apis[api] += 1
             self._routes[route] += 1
+            self._log.append((time.monotonic(), api, route))
+
+    def arrivals(self, api: str | None = None) -> list[tuple[float, str]]:
+        """(monotonic arrival time, route) of the most recent requests, oldest first."""
+        with self._lock:
+            return [(t, r) for t, a, r in self._log if api is None or a == api]
 
     @property
     def total(self) -> int:
@@ -49,3 +61,4 @@ class Stats:
         with self._lock:
             self._apis.clear()
             self._routes.clear()
+            self._log.clear()
