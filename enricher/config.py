@@ -173,7 +173,7 @@ class SlackSinkConfig(SinkBase):
     type: Literal["slack"]
     webhook_url: SecretStr
     rate_per_second: float = 1.0
-    #: Extra CA bundle (relative to the config file) to trust for this destination (a TLS-inspecting proxy).
+    #: Extra CA bundle (relative to the working directory) to trust for this destination (a TLS-inspecting proxy).
     ca_bundle: str | None = None
 
 
@@ -181,7 +181,7 @@ class TeamsSinkConfig(SinkBase):
     type: Literal["teams"]
     webhook_url: SecretStr
     rate_per_second: float = 2.0
-    #: Extra CA bundle (relative to the config file) to trust for this destination (a TLS-inspecting proxy).
+    #: Extra CA bundle (relative to the working directory) to trust for this destination (a TLS-inspecting proxy).
     ca_bundle: str | None = None
 
 
@@ -190,7 +190,7 @@ class PagerDutySinkConfig(SinkBase):
     routing_key: SecretStr
     url: str = "https://events.pagerduty.com/v2/enqueue"
     rate_per_minute: float = 120.0
-    #: Extra CA bundle (relative to the config file) to trust for this destination (a TLS-inspecting proxy).
+    #: Extra CA bundle (relative to the working directory) to trust for this destination (a TLS-inspecting proxy).
     ca_bundle: str | None = None
 
 
@@ -202,7 +202,7 @@ class WebhookSinkConfig(SinkBase):
     cloudevents: bool = False
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     rate_per_second: float = 50.0
-    #: Extra CA bundle (relative to the config file) to trust for this destination (a TLS-inspecting proxy).
+    #: Extra CA bundle (relative to the working directory) to trust for this destination (a TLS-inspecting proxy).
     ca_bundle: str | None = None
     #: CloudEvents ``source`` attribute (a URI-reference naming this producer).
     cloudevents_source: str = "/aadsts-enricher"

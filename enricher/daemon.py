@@ -76,8 +76,9 @@ class Service:
         target = self.sinks.get(sink)
         return target is None or notification.kind != "resolved" or target.send_resolved
 
-    def cycle(self, now: datetime | None = None) -> tuple[CycleReport, DeliveryReport]:
-        report = self.pipeline.run_once(now or self.clock())
+    def cycle(self, now: datetime | None = None, *, wait: bool = True) -> tuple[CycleReport, DeliveryReport]:
+        """One full turn; ``wait=False`` sends what is pending at once instead of honouring group_wait."""
+        report = self.pipeline.run_once(now or self.clock(), wait=wait)
         self._count_requests()
         return report, self.deliverer.deliver_due()
 

@@ -22,6 +22,20 @@ from enricher.daemon import Service
 def demo_config(
     sim: Simulator, data_dir: Path, *, json_lines: bool, colour: bool, listen: str = "127.0.0.1:0"
 ) -> cfg.Config:
+    return cfg.Config.model_validate(
+        demo_config_data(sim, data_dir, json_lines=json_lines, colour=colour, listen=listen)
+    )
+
+
+def demo_config_data(
+    sim: Simulator,
+    data_dir: Path,
+    *,
+    json_lines: bool = False,
+    colour: bool = False,
+    listen: str = "127.0.0.1:0",
+) -> dict[str, Any]:
+    """The demo's configuration as plain data (tests write it to a file for a real daemon process)."""
     tenant = sim.scenario.tenants[0]
     app = next(a for a in tenant.apps if a.admin_api and a.secrets)
     ep = sim.endpoints
@@ -64,7 +78,7 @@ def demo_config(
         "health": {"listen": listen},
         "state": {"path": str(data_dir)},
     }
-    return cfg.Config.model_validate(raw)
+    return raw
 
 
 def run_demo(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from connectors.records import RunRecord, RunStatus, Source
@@ -87,10 +87,10 @@ class Pipeline:
             for i, s in enumerate(config.silences)
         ]
 
-    def run_once(self, now: datetime) -> CycleReport:
+    def run_once(self, now: datetime, *, wait: bool = True) -> CycleReport:
         """Poll every source once and flush: what ``once`` and the tests do."""
         report = CycleReport([self.poll(job, now) for job in self.jobs])
-        report.notifications = self.flush(now)
+        report.notifications = self.flush(now, wait=wait)
         return report
 
     # -- polling ---------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ class Pipeline:
 
     # -- flushing --------------------------------------------------------------------------------
 
-    def flush(self, now: datetime) -> list[Notification]:
+    def flush(self, now: datetime, *, wait: bool = True) -> list[Notification]:
         """Reminders, batching, silences and routing: due notifications go into the outbox."""
         with self.store.transaction():
             book = self.store.load_book(now)
@@ -193,7 +193,9 @@ class Pipeline:
             def is_muted(labels: Mapping[str, str], at: datetime) -> bool:
                 return muted(labels, at, silences, self.config.maintenance)
 
-            notifications = flush(book, now, self.policy, is_muted)
+            # a one-off cycle (``once``) cannot come back later to send what waits for its group
+            policy = self.policy if wait else replace(self.policy, group_wait=timedelta(0), group_interval=timedelta(0))
+            notifications = flush(book, now, policy, is_muted)
             for n in notifications:
                 sinks = [
                     s

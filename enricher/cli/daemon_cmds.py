@@ -85,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_once(args: argparse.Namespace) -> int:
     service = _service(args.config)
     try:
-        report, delivery = service.cycle()
+        report, delivery = service.cycle(wait=False)
     finally:
         service.close()
     for poll in report.polls:

@@ -147,8 +147,7 @@ class EmailSink:
             raise ConfigError(f"sinks[{self.name}].password: needed with username")
         cafile = None
         if config.ca_bundle:
-            path = Path(config.ca_bundle).expanduser()
-            cafile = path if path.is_absolute() else config_dir / path
+            cafile = Path(config.ca_bundle).expanduser()  # relative to the working directory
             if not cafile.is_file():
                 raise ConfigError(f"sinks[{self.name}].ca_bundle: no such file: {cafile}")
         self.context = ssl.create_default_context(cafile=str(cafile) if cafile else None)

@@ -97,8 +97,7 @@ def verify_setting(ca_bundle: str | None, config_dir: Path, *, sink: str) -> boo
     """``verify=`` for requests: True (system store), or the CA bundle file, checked to exist now."""
     if ca_bundle is None:
         return True
-    path = Path(ca_bundle).expanduser()
-    path = path if path.is_absolute() else config_dir / path
+    path = Path(ca_bundle).expanduser()  # runtime files are relative to the working directory
     if not path.is_file():
         raise ConfigError(f"sinks[{sink}].ca_bundle: no such file: {path}")
     return str(path)

@@ -3,7 +3,12 @@
 The file is opened for each line (so log rotation by rename just works), the line is written in one
 ``write`` call and ``fsync``-ed before ``send`` reports success: a delivered notification is on
 disk. The line is ``n.to_dict()`` (which carries ``status``), or a template's JSON object.
-A relative ``path`` is taken from the config file's directory; missing directories are created.
+A relative ``path`` is taken from the working directory (like ``state.path``); missing directories
+are created.
+
+Idempotent by notification id: the ids already in the file's last few megabytes are read once, so a
+line the daemon wrote just before it was killed (and therefore sends again after restart) is not
+written twice.
 """
 
 from __future__ import annotations
@@ -19,17 +24,36 @@ from enricher.sinks.base import DeliveryResult
 from enricher.sinks.templates import RenderError, load_template, require_object
 
 
+TAIL_BYTES = 8 * 1024 * 1024
+
+
 class JsonlSink:
     def __init__(self, config: JsonlSinkConfig, config_dir: Path = Path(".")) -> None:
         self.name = config.name
         self.rate = 1000.0
         self.send_resolved = config.send_resolved
-        path = Path(config.path).expanduser()
-        self.path = path if path.is_absolute() else config_dir / path
+        self.path = Path(config.path).expanduser()  # runtime files are relative to the working directory
         self.template = load_template(
             config.template, config_dir, sink=config.name, output="json", check=require_object()
         )
         self._lock = threading.Lock()
+        self._written: set[str] | None = None
+
+    def _ids_in_file(self) -> set[str]:
+        ids: set[str] = set()
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(max(0, self.path.stat().st_size - TAIL_BYTES))
+                for raw in handle:
+                    try:
+                        data = json.loads(raw)
+                    except ValueError:
+                        continue
+                    if isinstance(data, dict) and isinstance(data.get("id"), str):
+                        ids.add(data["id"])
+        except FileNotFoundError:
+            pass
+        return ids
 
     def line(self, n: Notification) -> str:
         data = self.template.render_json(n) if self.template is not None else n.to_dict()  # has "status"
@@ -42,6 +66,10 @@ class JsonlSink:
             return DeliveryResult.fail(str(exc))
         try:
             with self._lock:
+                if self._written is None:
+                    self._written = self._ids_in_file()
+                if notification.id in self._written:
+                    return DeliveryResult.success(f"already in {self.path}")
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
                 try:
@@ -51,6 +79,7 @@ class JsonlSink:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
+                self._written.add(notification.id)
         except OSError as exc:
             # A full disk or a missing mount can heal; a permission problem usually will not, but
             # the dead letter after max_age reports both, so retrying is the safer default.

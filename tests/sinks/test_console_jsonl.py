@@ -105,9 +105,10 @@ class TestConsoleJson:
 
 
 class TestJsonl:
-    def test_appends_durable_lines(self, tmp_path: Path) -> None:
-        """Relative paths are taken from the config directory; missing folders are created."""
-        sink = JsonlSink(sink_config("jsonl", "", path="out/deep/alerts.jsonl"), tmp_path)
+    def test_appends_durable_lines(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Relative paths are taken from the working directory; missing folders are created."""
+        monkeypatch.chdir(tmp_path)
+        sink = JsonlSink(sink_config("jsonl", "", path="out/deep/alerts.jsonl"), tmp_path / "config")
         results = [sink.send(n) for n in (firing(), resolved())]
         sink.close()
         assert all(r.ok for r in results)
@@ -116,6 +117,14 @@ class TestJsonl:
         assert first == json.loads(json.dumps({**firing().to_dict(), "status": "firing"}))
         assert second["status"] == "resolved"
         assert Notification.from_dict(first) == firing()
+
+    def test_a_resend_after_a_crash_is_not_written_twice(self, tmp_path: Path) -> None:
+        """A notification already in the file (sent just before a kill -9) is acknowledged, not repeated."""
+        path = str(tmp_path / "alerts.jsonl")
+        assert JsonlSink(sink_config("jsonl", "", path=path)).send(firing()).ok
+        again = JsonlSink(sink_config("jsonl", "", path=path))  # a restarted daemon
+        assert again.send(firing()).ok and again.send(resolved()).ok
+        assert len(Path(path).read_text(encoding="utf-8").splitlines()) == 2
 
     def test_unwritable_path_is_retryable(self, tmp_path: Path) -> None:
         (tmp_path / "file").write_text("x")

@@ -87,7 +87,10 @@ class TestTestSink:
         )
         assert SECRET_PATH not in out
 
-    def test_console_and_jsonl(self, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_console_and_jsonl(
+        self, config_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.chdir(config_file.parent)  # the jsonl path is relative to the working directory
         assert main(["test-sink", "screen", "--config", str(config_file)]) == 0
         assert '"kind": "test"' in capsys.readouterr().out
         assert main(["test-sink", "file", "--config", str(config_file)]) == 0
