@@ -194,7 +194,11 @@ class Pipeline:
                 return muted(labels, at, silences, self.config.maintenance)
 
             # a one-off cycle (``once``) cannot come back later to send what waits for its group
-            policy = self.policy if wait else replace(self.policy, group_wait=timedelta(0), group_interval=timedelta(0))
+            policy = (
+                self.policy
+                if wait
+                else replace(self.policy, group_wait=timedelta(0), group_interval=timedelta(0))
+            )
             notifications = flush(book, now, policy, is_muted)
             for n in notifications:
                 sinks = [

@@ -44,7 +44,16 @@ Where the reference is silent, the simulator chooses (the modules say more where
 from connectors.simulator.clock import SimClock
 from connectors.simulator.faults import FaultRule
 from connectors.simulator.scenario import Scenario, ScenarioError, load_scenario
-from connectors.simulator.serve import serve
+from connectors.simulator.serve import serve, starting_at
 from connectors.simulator.simulator import Simulator
 
-__all__ = ["FaultRule", "Scenario", "ScenarioError", "SimClock", "Simulator", "load_scenario", "serve"]
+__all__ = [
+    "FaultRule",
+    "Scenario",
+    "ScenarioError",
+    "SimClock",
+    "Simulator",
+    "load_scenario",
+    "serve",
+    "starting_at",
+]

@@ -10,11 +10,12 @@ import contextlib
 import signal
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from connectors.simulator.scenario import Scenario
+from connectors.simulator.scenario import Scenario, load_scenario
 from connectors.simulator.simulator import Simulator
 
 _FLAGS = ("admin_api", "ca_policy_read", "disabled", "managed_identity")
@@ -50,15 +51,29 @@ def describe(sim: Simulator, out: TextIO) -> None:
     out.flush()
 
 
+def starting_at(scenario: str | Path | Scenario, start: datetime) -> Scenario:
+    """The scenario with its clock starting at ``start``: offsets like ``from: "-2h"`` move along.
+
+    A daemon in ``run`` or ``once`` mode reads the real clock, so the simulator it talks to must live
+    at the real time too (start now, speed 1); only the demo shares the simulator's fast clock.
+    """
+    loaded = load_scenario(scenario)
+    return loaded.model_copy(update={"clock": loaded.clock.model_copy(update={"start": start})})
+
+
 def serve(
     scenario: str | Path | Scenario = "demo",
     port: int = 8443,
     speed: float | None = None,
     host: str = "127.0.0.1",
     *,
+    start: datetime | None = None,
+    state_dir: str | Path | None = None,
     out: TextIO | None = None,
 ) -> int:
     stop = threading.Event()
+    if start is not None:
+        scenario = starting_at(scenario, start)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -69,7 +84,7 @@ def serve(
         with contextlib.suppress(ValueError):
             previous[sig] = signal.signal(sig, on_signal)
     try:
-        with Simulator(scenario=scenario, port=port, speed=speed, host=host) as sim:
+        with Simulator(scenario=scenario, port=port, speed=speed, host=host, state_dir=state_dir) as sim:
             describe(sim, out or sys.stdout)
             while not stop.wait(0.5):
                 pass

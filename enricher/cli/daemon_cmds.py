@@ -51,8 +51,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--speed", type=float, default=300.0, help="simulated seconds per real second (default 300)"
     )
     demo.add_argument("--interval", type=float, default=2.0, help="real seconds between cycles (default 2)")
-    demo.add_argument("--listen", default="127.0.0.1:0",
-                      help="address of the health endpoints and dashboard (default: a free port on 127.0.0.1)")
+    demo.add_argument(
+        "--listen",
+        default="127.0.0.1:0",
+        help="address of the health endpoints and dashboard (default: a free port on 127.0.0.1)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     health = sub.add_parser(

@@ -20,13 +20,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--scenario", default="demo", help="a bundled scenario (demo, scale) or a YAML file")
     p.add_argument("--port", type=int, default=8443, help="port (default 8443; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--speed", type=float, default=1.0,
-                   help="simulated seconds per real second (default 1; faster only suits clients that read the "
-                   "simulator's clock, like the demo)")
-    p.add_argument("--start", default="now",
-                   help="simulated start time: 'now' (default), 'scenario' (the scenario's own) or an ISO time")
-    p.add_argument("--state-dir", default="./.data/simulator",
-                   help="where the CA certificate and keys are written (default ./.data/simulator)")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulated seconds per real second (default 1; faster only suits clients that read the "
+        "simulator's clock, like the demo)",
+    )
+    p.add_argument(
+        "--start",
+        default="now",
+        help="simulated start time: 'now' (default), 'scenario' (the scenario's own) or an ISO time",
+    )
+    p.add_argument(
+        "--state-dir",
+        default="./.data/simulator",
+        help="where the CA certificate and keys are written (default ./.data/simulator)",
+    )
     p.set_defaults(func=run)
 
 

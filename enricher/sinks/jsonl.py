@@ -23,7 +23,6 @@ from enricher.notification import Notification
 from enricher.sinks.base import DeliveryResult
 from enricher.sinks.templates import RenderError, load_template, require_object
 
-
 TAIL_BYTES = 8 * 1024 * 1024
 
 

@@ -65,6 +65,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_due ON outbox(state, next_at);
     CREATE TABLE heartbeat (name TEXT PRIMARY KEY, at TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
     """,
+    # 2: the "oldest pending row of its incident" check of due() was a scan per row
+    """
+    CREATE INDEX outbox_pending_order ON outbox(sink, incident_id, id) WHERE state = 'pending';
+    """,
 )
 
 
