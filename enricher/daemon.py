@@ -136,6 +136,9 @@ class Service:
             basic=basic,
             bearer=h.bearer_token.get_secret_value() if h.bearer_token else None,
         )
+        from enricher.dashboard import register as add_dashboard  # the page, /api/*, /static/*
+
+        add_dashboard(server, self.store, self.clock)
         return server
 
     def close(self) -> None:

@@ -84,7 +84,7 @@ def http_status(url: str) -> int:
 
 
 def test_sigterm_stops_promptly_and_health_works(sim: Simulator, tmp_path: Path) -> None:
-    config, out, port = write_config(sim, tmp_path)
+    config, _, port = write_config(sim, tmp_path)
     proc = start(config, tmp_path)
     try:
         assert wait_for(lambda: http_status(f"http://127.0.0.1:{port}/readyz") == 200, 60), (

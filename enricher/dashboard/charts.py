@@ -36,7 +36,7 @@ SOURCE_COLOURS = {
     "synapse": "#5c2d91",
     "self": "#7f7f7f",
 }
-_FONT = 11
+_FONT = 12
 
 
 def code_colours(codes: Sequence[str]) -> dict[str, str]:
@@ -47,9 +47,9 @@ def code_colours(codes: Sequence[str]) -> dict[str, str]:
     return colours
 
 
-def failures_per_day(days: Sequence[DayCount], colours: dict[str, str]) -> Markup:
+def failures_per_day(days: Sequence[DayCount], colours: dict[str, str], width: int = 1100) -> Markup:
     """Stacked bars: one per day, one segment per code."""
-    width, height, left, bottom, top = 640, 220, 40, 24, 10
+    height, left, bottom, top = 240, 40, 24, 10
     plot_w, plot_h = width - left - 8, height - top - bottom
     peak = _nice(max((d.total for d in days), default=0))
     band = plot_w / max(1, len(days))
@@ -58,7 +58,7 @@ def failures_per_day(days: Sequence[DayCount], colours: dict[str, str]) -> Marku
     every = max(1, math.ceil(len(days) / 10))
     for n, day in enumerate(days):
         x = left + n * band + band * 0.15
-        y = top + plot_h
+        y = float(top + plot_h)
         for code, count in _grouped(day.codes, colours):
             h = plot_h * count / peak
             y -= h
@@ -83,10 +83,14 @@ def failures_per_day(days: Sequence[DayCount], colours: dict[str, str]) -> Marku
 
 
 def horizontal_bars(
-    name: str, rows: Sequence[GroupCount], colours: dict[str, str] | None = None, label: str = ""
+    name: str,
+    rows: Sequence[GroupCount],
+    colours: dict[str, str] | None = None,
+    label: str = "",
+    width: int = 540,
 ) -> Markup:
     """One bar per row (failures), longest first; ``colours`` maps a row's source to its colour."""
-    width, row_h, left = 640, 24, 230
+    row_h, left = 24, min(300, width // 3)
     height = max(1, len(rows)) * row_h + 8
     peak = max((r.failures for r in rows), default=0) or 1
     parts = [_open(name, width, height, label)]
@@ -112,9 +116,9 @@ def horizontal_bars(
     return _close(parts)
 
 
-def resolve_histogram(buckets: Sequence[tuple[str, int]]) -> Markup:
+def resolve_histogram(buckets: Sequence[tuple[str, int]], width: int = 540) -> Markup:
     """How long resolved incidents stayed open, bucketed."""
-    width, height, left, bottom, top = 640, 180, 40, 24, 10
+    height, left, bottom, top = 170, 40, 24, 10
     plot_w, plot_h = width - left - 8, height - top - bottom
     peak = _nice(max((n for _, n in buckets), default=0))
     band = plot_w / max(1, len(buckets))
@@ -171,7 +175,7 @@ def _nice(value: int) -> int:
     if value <= 4:
         return 4
     magnitude = 10 ** (len(str(value)) - 1)
-    for step in (1, 2, 2.5, 4, 5, 10):
+    for step in (1, 1.2, 1.6, 2, 2.4, 3.2, 4, 5, 6, 8, 10):
         top = int(step * magnitude)
         if top >= value and top % 4 == 0:
             return top

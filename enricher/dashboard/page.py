@@ -7,7 +7,7 @@ value is escaped unless it is :class:`~markupsafe.Markup` (only the SVG charts f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -23,6 +23,10 @@ from enricher.kb_schema import SEVERITIES
 from enricher.notification import describe_duration
 
 Option = tuple[str, str]  # (value, label)
+_LABEL: dict[str, Callable[[str], str]] = {
+    "source": lambda s: SOURCE_LABEL.get(s, s),
+    "code": lambda c: f"AADSTS{c}",
+}
 
 
 @dataclass(frozen=True)
@@ -53,23 +57,28 @@ def render_page(page: Page) -> str:
         "f": page.filters,
         "stats": stats,
         "options": _options(page),
-        "legend": [
-            (charts.swatch(colour), code, _short(stats, code)) for code, colour in colours.items()
-        ],
+        "current": _current(page.filters),
+        "legend": [(charts.swatch(colour), code, _short(stats, code)) for code, colour in colours.items()],
         "charts": {
             "per_day": charts.failures_per_day(stats.days, colours),
             "by_source": charts.horizontal_bars(
                 "by-source", stats.sources, charts.SOURCE_COLOURS, "Failures by source"
             ),
             "containers": charts.horizontal_bars(
-                "top-containers", stats.containers, charts.SOURCE_COLOURS, "Top failing workspaces and factories"
+                "top-containers",
+                stats.containers,
+                charts.SOURCE_COLOURS,
+                "Top failing workspaces and factories",
+                width=1100,
             ),
             "resolve": charts.resolve_histogram(stats.resolve.buckets),
         },
         "source_label": lambda s: SOURCE_LABEL.get(s, s),
         "when": when,
         "ago": lambda at: ago(at, page.now),
-        "lasted": lambda seconds: describe_duration(timedelta(seconds=seconds)) if seconds is not None else "",
+        "lasted": lambda seconds: (
+            describe_duration(timedelta(seconds=seconds)) if seconds is not None else ""
+        ),
     }
     return _template().render(context)
 
@@ -100,16 +109,10 @@ def ago(at: datetime, now: datetime) -> str:
 def _options(page: Page) -> dict[str, list[Option]]:
     """Each drop-down: the values in the range, plus the current choice when it is not among them
     (several values from a shared link, or a value with no incident in this range)."""
-    current = {
-        "source": ",".join(page.filters.sources),
-        "severity": ",".join(page.filters.severities),
-        "code": ",".join(page.filters.codes),
-        "workspace": page.filters.workspaces[0] if len(page.filters.workspaces) == 1 else "",
-    }
-    label = {"source": lambda s: SOURCE_LABEL.get(s, s), "code": lambda c: f"AADSTS{c}"}
+    current = _current(page.filters)
     out: dict[str, list[Option]] = {}
     for name, values in page.choices.items():
-        show = label.get(name, str)
+        show = _LABEL.get(name, str)
         options = [(v, show(v)) for v in values]
         if current[name] and current[name] not in values:
             options.append((current[name], show(current[name])))
@@ -118,6 +121,16 @@ def _options(page: Page) -> dict[str, list[Option]]:
     if page.filters.range not in RANGES:
         out["range"].append((page.filters.range, f"last {page.filters.range}"))
     return out
+
+
+def _current(f: Filters) -> dict[str, str]:
+    """What each drop-down shows as chosen (several workspaces are kept as hidden fields)."""
+    return {
+        "source": ",".join(f.sources),
+        "severity": ",".join(f.severities),
+        "code": ",".join(f.codes),
+        "workspace": f.workspaces[0] if len(f.workspaces) == 1 else "",
+    }
 
 
 def _short(stats: Stats, code: str) -> str:

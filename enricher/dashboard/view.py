@@ -10,6 +10,7 @@ URLs) is replaced by ``***``, the same scrubbing the logs get.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,8 +22,10 @@ from enricher.incidents import Incident
 from enricher.kb_schema import SEVERITIES
 from enricher.logs import Redactor
 
-_SCRUB = Redactor().scrub
-_RANK = {name: i for i, name in enumerate(SEVERITIES)}
+_REDACT = Redactor().scrub
+#: ``<secret-value>`` in a fix command is a placeholder for the admin, not a secret to hide.
+_PLACEHOLDER = re.compile(r"(<[a-z][a-z0-9_-]*>)")
+_RANK: dict[str, int] = {name: i for i, name in enumerate(SEVERITIES)}
 #: What a source calls the thing that holds items.
 CONTAINER_KIND = {"adf": "factory", "self": "tenant"}
 SOURCE_LABEL = {
@@ -118,9 +121,9 @@ def incident_view(inc: Incident) -> IncidentView:
         items=tuple(
             ItemView(
                 source=i.source,
-                container_name=_SCRUB(i.container_name),
+                container_name=scrub(i.container_name),
                 container_id=i.container_id,
-                item_name=_SCRUB(i.item_name),
+                item_name=scrub(i.item_name),
                 item_type=i.item_type,
                 item_id=i.item_id,
                 run_id=i.run_id,
@@ -165,10 +168,7 @@ def matches(view: IncidentView, filters: Filters) -> bool:
         one_of(view.source, filters.sources)
         and one_of(view.severity, filters.severities)
         and one_of(view.code, filters.codes)
-        and (
-            not filters.workspaces
-            or any(one_of(w, filters.workspaces, fold=True) for w in view.workspaces)
-        )
+        and (not filters.workspaces or any(one_of(w, filters.workspaces, fold=True) for w in view.workspaces))
     )
 
 
@@ -233,8 +233,13 @@ def incident_json(view: IncidentView) -> dict[str, Any]:
     }
 
 
+def scrub(text: str) -> str:
+    """``text`` with credentials replaced by ``***`` (``<placeholders>`` are left alone)."""
+    return "".join(p if _PLACEHOLDER.fullmatch(p) else _REDACT(p) for p in _PLACEHOLDER.split(text))
+
+
 def _text(value: object) -> str:
-    return _SCRUB(value) if isinstance(value, str) else ""
+    return scrub(value) if isinstance(value, str) else ""
 
 
 def _int(value: object) -> int | None:
