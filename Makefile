@@ -50,5 +50,14 @@ bench-poll: $(STAMP)
 bench-deliver: $(STAMP)
 	$(BIN)/python bench/deliver.py
 
+# Builds the image and runs it (podman; installed when missing): scripts/container-smoke. Not part of `test`.
+container-smoke:
+	bash scripts/container-smoke
+
+# Regenerates docs/configuration.md from the config model (tests/test_docs.py fails when it is stale).
+.PHONY: docs
+docs: $(STAMP)
+	$(BIN)/python -m enricher.config_doc docs/configuration.md
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache

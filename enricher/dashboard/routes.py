@@ -1,0 +1,174 @@
+"""Route glue: URL query -> filters -> store -> view model -> (status, content type, body).
+
+Read-only: the handlers only call the store's read methods. Everything they render goes through
+the pure modules beside this one. The health server answers the request (auth, binding).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler
+from importlib import resources
+from urllib.parse import urlsplit
+
+from enricher.dashboard.filters import FilterError, Filters, parse_filters
+from enricher.dashboard.page import Page, choices_of, error_page, render_page
+from enricher.dashboard.stats import Stats, compute_stats, failure_times, stats_json
+from enricher.dashboard.view import IncidentView, in_range, incident_json, incident_view, matches, ordered
+from enricher.health import HealthServer
+from enricher.store import Store
+
+Response = tuple[int, str, bytes]
+Query = Mapping[str, Sequence[str]]
+
+#: No inline script or style, nothing from elsewhere, no framing, forms only to ourselves.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+STATIC = {
+    "/static/dashboard.css": "text/css; charset=utf-8",
+    "/static/dashboard.js": "text/javascript; charset=utf-8",
+}
+HTML = "text/html; charset=utf-8"
+JSON = "application/json"
+#: How many incidents one request reads from the store at most (open ones, and recent ones).
+FETCH_LIMIT = 1000
+API_LIMIT = 200
+_FILTER_PARAMS = {"source", "severity", "code", "workspace", "range"}
+
+
+def register(server: HealthServer, store: Store, clock: Callable[[], datetime]) -> None:
+    """Add the dashboard's routes to ``server`` (before or after it started)."""
+    board = Dashboard(store, clock)
+    server.routes["/"] = board.page
+    server.routes["/api/incidents"] = board.api_incidents
+    server.routes["/api/stats"] = board.api_stats
+    for path, ctype in STATIC.items():
+        body = resources.files("enricher.dashboard").joinpath(path.lstrip("/")).read_bytes()
+        server.routes[path] = _asset(ctype, body)
+    send_security_headers(server, {"/", "/api/incidents", "/api/stats", *STATIC})
+
+
+class Dashboard:
+    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.clock = clock
+
+    def page(self, query: Query) -> Response:
+        try:
+            filters = _filters(query, set())
+        except FilterError as exc:
+            return 400, HTML, error_page(str(exc)).encode()
+        now = self.clock()
+        shown, chosen = self._load(filters, now)
+        opened, resolved = ordered(chosen)
+        page = Page(now, filters, opened, resolved, self._stats(chosen, filters, now), choices_of(shown))
+        return 200, HTML, render_page(page).encode()
+
+    def api_incidents(self, query: Query) -> Response:
+        try:
+            filters = _filters(query, {"state", "limit"})
+            state = _one(query, "state", ("open", "resolved"))
+            limit = _limit(query)
+        except FilterError as exc:
+            return _json(400, {"error": str(exc)})
+        now = self.clock()
+        _, chosen = self._load(filters, now)
+        opened, resolved = ordered(chosen)
+        listed = [v for v in (*opened, *resolved) if state is None or v.state == state]
+        body = {
+            "generated_at": now.isoformat(),
+            "filters": filters.as_dict() | {"state": state, "limit": limit},
+            "total": len(listed),
+            "open": len(opened),
+            "resolved": len(resolved),
+            "incidents": [incident_json(v) for v in listed[:limit]],
+        }
+        return _json(200, body)
+
+    def api_stats(self, query: Query) -> Response:
+        try:
+            filters = _filters(query, set())
+        except FilterError as exc:
+            return _json(400, {"error": str(exc)})
+        now = self.clock()
+        _, chosen = self._load(filters, now)
+        stats = stats_json(self._stats(chosen, filters, now))
+        return _json(200, {"generated_at": now.isoformat(), "filters": filters.as_dict(), **stats})
+
+    def _load(self, filters: Filters, now: datetime) -> tuple[list[IncidentView], list[IncidentView]]:
+        """(every incident in the time range, those that also match the other filters)."""
+        rows = {i.id: i for i in self.store.incidents(state="open", limit=FETCH_LIMIT)}
+        rows.update({i.id: i for i in self.store.incidents(since=now - filters.span, limit=FETCH_LIMIT)})
+        shown = [v for v in map(incident_view, rows.values()) if in_range(v, now, filters)]
+        return shown, [v for v in shown if matches(v, filters)]
+
+    def _stats(self, views: Sequence[IncidentView], filters: Filters, now: datetime) -> Stats:
+        failures = {
+            v.id: failure_times(v, [e.at for e in self.store.events(v.id) if e.kind == "failure"])
+            for v in views
+        }
+        return compute_stats(views, failures, now - filters.span, now)
+
+
+def send_security_headers(server: HealthServer, paths: Collection[str]) -> None:
+    """Send :data:`SECURITY_HEADERS` with every response for ``paths`` (call once per server).
+
+    A health route returns only (status, content type, body), so the headers are added by wrapping
+    the server's request handler class; the dashboard tests check they arrive.
+    """
+    base: type[BaseHTTPRequestHandler] = server._server.RequestHandlerClass  # type: ignore[assignment]
+    wanted = frozenset(paths)
+
+    def end_headers(self: BaseHTTPRequestHandler) -> None:
+        if urlsplit(self.path).path in wanted:
+            for name, value in SECURITY_HEADERS.items():
+                self.send_header(name, value)
+        base.end_headers(self)
+
+    server._server.RequestHandlerClass = type("DashboardHandler", (base,), {"end_headers": end_headers})
+
+
+def _asset(ctype: str, body: bytes) -> Callable[[Query], Response]:
+    return lambda query: (200, ctype, body)
+
+
+def _filters(query: Query, extra: Collection[str]) -> Filters:
+    unknown = sorted(set(query) - _FILTER_PARAMS - set(extra))
+    if unknown:
+        raise FilterError(f"unknown parameter {unknown[0]!r}")
+    return parse_filters(query)
+
+
+def _one(query: Query, name: str, allowed: Sequence[str]) -> str | None:
+    values = [v.strip().lower() for v in query.get(name, ()) if v.strip()]
+    if not values:
+        return None
+    if values[-1] not in allowed:
+        raise FilterError(f"{name}: {values[-1]!r} is not one of {', '.join(allowed)}")
+    return values[-1]
+
+
+def _limit(query: Query) -> int:
+    values = [v.strip() for v in query.get("limit", ()) if v.strip()]
+    if not values:
+        return API_LIMIT
+    if not values[-1].isdigit() or not 1 <= int(values[-1]) <= FETCH_LIMIT:
+        raise FilterError(f"limit: {values[-1]!r} is not a number from 1 to {FETCH_LIMIT}")
+    return int(values[-1])
+
+
+def _json(status: int, body: object) -> Response:
+    """JSON with ``<``, ``>`` and ``&`` escaped, so no response can become markup even if sniffed."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return status, JSON, text.encode()

@@ -1,0 +1,170 @@
+"""The dashboard's pure functions as tables of literal cases: filters, URLs, times, stats, charts."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+
+from enricher.dashboard.charts import _nice, code_colours, failures_per_day, horizontal_bars
+from enricher.dashboard.filters import FilterError, Filters, parse_filters
+from enricher.dashboard.stats import DayCount, GroupCount, compute_stats, failure_times, resolve_stats
+from enricher.dashboard.view import IncidentView, ItemView, safe_url, scrub
+
+T = datetime(2025, 4, 2, 12, 0, tzinfo=UTC)
+
+
+def view(**changes: Any) -> IncidentView:
+    base: dict[str, Any] = {
+        "id": "i1", "state": "open", "severity": "high", "code": "53003", "title": "t", "short": "CA block",
+        "summary": "", "category": "", "source": "powerbi", "tenant": "contoso",
+        "items": (ItemView("powerbi", "Finance", "ws", "Board", "dataset", "ds", "r", ""),),
+        "first_seen": T - timedelta(days=1), "last_seen": T, "resolved_at": None, "count": 3,
+        "consecutive_failures": None, "schedule_failures_left": None, "correlation_id": "", "fixes": (),
+        "links": (), "excerpt": "", "flapping": False,
+    }  # fmt: skip
+    return IncidentView(**(base | changes))
+
+
+class TestParseFilters:
+    @pytest.mark.parametrize(
+        ("query", "expected"),
+        [
+            ({}, Filters()),
+            ({"source": ["ADF,powerbi"]}, Filters(sources=("adf", "powerbi"))),
+            ({"severity": ["high", "high"]}, Filters(severities=("high",))),
+            ({"code": ["AADSTS53003", "50076"]}, Filters(codes=("53003", "50076"))),
+            ({"workspace": ["Sales, EMEA"]}, Filters(workspaces=("Sales, EMEA",))),
+            ({"range": ["24H"]}, Filters(range="24h")),
+            ({"range": ["366d"]}, Filters(range="366d")),
+        ],
+    )
+    def test_valid(self, query: dict[str, list[str]], expected: Filters) -> None:
+        """Values are normalised; workspace names keep their commas."""
+        assert parse_filters(query) == expected
+
+    @pytest.mark.parametrize(
+        "query",
+        [{"severity": ["urgent"]}, {"code": ["5300x"]}, {"range": ["1w"]}, {"range": ["0h"]},
+         {"range": ["367d"]}, {"source": [",".join(str(n) for n in range(60))]}],
+    )  # fmt: skip
+    def test_invalid(self, query: dict[str, list[str]]) -> None:
+        """A value that cannot be understood is an error naming the parameter."""
+        with pytest.raises(FilterError, match=next(iter(query))):
+            parse_filters(query)
+
+    def test_query_round_trips(self) -> None:
+        """The query a view links to reads back as the same filters; the default range is left out."""
+        f = Filters(sources=("adf",), workspaces=("Sales, EMEA", "HR"), range="30d")
+        assert parse_filters(parse_qs(f.query())) == f
+        assert parse_qs(f.query(code="53003", range=None)) == {
+            "source": ["adf"], "code": ["53003"], "workspace": ["Sales, EMEA", "HR"],
+        }  # fmt: skip
+        assert Filters().query() == ""
+
+
+class TestSafeUrl:
+    @pytest.mark.parametrize(
+        ("url", "expected"),
+        [
+            ("https://app.powerbi.com/groups/1", "https://app.powerbi.com/groups/1"),
+            ("http://localhost:8080/x", "http://localhost:8080/x"),
+            ("javascript:alert(1)", ""),
+            (" JavaScript:alert(1)", ""),
+            ("java\tscript:alert(1)", ""),
+            ("data:text/html,<script>", ""),
+            ("//evil.example/x", ""),
+            ("/relative", ""),
+            ('https://x.example/"onmouseover=1', ""),
+            ("", ""),
+        ],
+    )
+    def test_only_absolute_http(self, url: str, expected: str) -> None:
+        assert safe_url(url) == expected
+
+
+class TestScrub:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("client_secret=abc123&x=1", "client_secret=***&x=1"),
+            ("Authorization: Bearer eyJ0eXAi.eyJz.sig", "Authorization: Bearer ***"),
+            ("https://user:pw@host/path", "https://user:***@host/path"),
+            ('--data "client_secret=<secret-value>"', '--data "client_secret=<secret-value>"'),
+            (
+                "AADSTS7000215: Invalid client secret provided.",
+                "AADSTS7000215: Invalid client secret provided.",
+            ),
+        ],
+    )
+    def test_credentials_hidden_placeholders_kept(self, text: str, expected: str) -> None:
+        assert scrub(text) == expected
+
+
+class TestFailureTimes:
+    @pytest.mark.parametrize(
+        ("count", "recorded", "expected"),
+        [
+            # the first poll read three failures at once: the first moves to first_seen, the rest cap at last_seen
+            (3, [T + timedelta(hours=1)] * 3, [T - timedelta(days=1), T, T]),
+            (
+                2,
+                [T - timedelta(hours=5), T - timedelta(hours=1)],
+                [T - timedelta(days=1), T - timedelta(hours=1)],
+            ),
+            # no events (an older store): every failure on the day of the last one
+            (2, [], [T, T]),
+            # more events than failures: only the latest count
+            (1, [T - timedelta(hours=2), T - timedelta(hours=1)], [T - timedelta(days=1)]),
+            (0, [T], []),
+        ],
+    )
+    def test_table(self, count: int, recorded: list[datetime], expected: list[datetime]) -> None:
+        assert failure_times(view(count=count), recorded) == expected
+
+
+class TestStats:
+    def test_counts_only_failures_in_range(self) -> None:
+        a = view(id="a", code="53003", count=2)
+        b = view(id="b", code="50000", state="resolved", source="adf", count=1, resolved_at=T,
+                 first_seen=T - timedelta(minutes=20), items=())  # fmt: skip
+        failures = {"a": [T - timedelta(days=9), T], "b": [T - timedelta(minutes=20)]}
+        stats = compute_stats([a, b], failures, T - timedelta(days=7), T)
+        assert stats.failures == 2 and stats.open == 1 and stats.resolved == 1
+        assert stats.days[0].day == date(2025, 3, 26) and len(stats.days) == 8
+        assert stats.days[-1] == DayCount(date(2025, 4, 2), {"53003": 1, "50000": 1})
+        assert [(g.name, g.failures) for g in stats.sources] == [("adf", 1), ("powerbi", 1)]
+        assert [(g.name, g.label) for g in stats.containers] == [("Finance", "Finance (workspace)")]
+        assert stats.resolve.count == 1 and stats.resolve.buckets[1] == ("15-60 min", 1)
+
+    def test_resolve_percentiles(self) -> None:
+        r = resolve_stats([60.0 * m for m in (5, 10, 30, 90, 600, 2000)])
+        assert r.count == 6 and r.median_seconds == 60 * 60 and r.max_seconds == 2000 * 60
+        assert [n for _, n in r.buckets] == [2, 1, 1, 1, 1]
+        assert resolve_stats([]).median_seconds is None
+
+
+class TestCharts:
+    @pytest.mark.parametrize(
+        ("value", "top"), [(0, 4), (3, 4), (7, 8), (13, 16), (96, 100), (101, 120), (4001, 5000)]
+    )
+    def test_axis_maximum_is_round(self, value: int, top: int) -> None:
+        assert _nice(value) == top
+
+    def test_ten_codes_and_more_share_other(self) -> None:
+        colours = code_colours([str(n) for n in range(12)])
+        assert len(colours) == 10 and "other" in colours and "9" not in colours
+        svg = failures_per_day([DayCount(date(2025, 4, 2), {"1": 2, "11": 3})], colours)
+        assert 'data-code="other" data-count="3"' in svg and 'data-code="1" data-count="2"' in svg
+
+    def test_labels_are_escaped(self) -> None:
+        row = GroupCount("<b>x</b>", '"><script>', "adf", 3, 1, 1)
+        svg = horizontal_bars("top", [row])
+        assert "<script>" not in svg and "<b>" not in svg
+        assert "&#34;&gt;&lt;script&gt;" in svg and 'data-name="&lt;b&gt;x&lt;/b&gt;"' in svg
+
+    def test_empty_charts_say_so(self) -> None:
+        assert "No failures in this range" in failures_per_day([DayCount(date(2025, 4, 2), {})], {})
+        assert "Nothing in this range" in horizontal_bars("by-source", [])
