@@ -148,11 +148,9 @@ def test_core_does_not_read_the_clock(name: str) -> None:
     assert calls == []
 
 
-@pytest.mark.parametrize("name", sorted(ALL))
+@pytest.mark.parametrize("name", sorted(n for n in ALL if any(under(n, edge) for edge in EDGES)))
 def test_edges_do_not_import_each_other(name: str) -> None:
     rules = [(edge, banned) for edge, banned in EDGES.items() if under(name, edge)]
-    if not rules:
-        pytest.skip("not an edge module")
     edge, banned = max(rules, key=lambda r: len(r[0]))  # the most specific rule applies
     bad = {i for i in imports_of(name, ALL[name]) if any(under(i, b) for b in banned) and not under(i, edge)}
     assert bad == set()
