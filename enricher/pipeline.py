@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from connectors.clouds import CLOUDS
 from connectors.records import RunRecord, RunStatus, Source
 from enricher import config as cfg
 from enricher.detect import detect
@@ -66,7 +67,7 @@ class Pipeline:
         *,
         metrics: Metrics | None = None,
         sink_filter: Callable[[str, Notification], bool] = lambda sink, n: True,
-        portals: Portals = PUBLIC_PORTALS,
+        portals: Portals | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -75,7 +76,10 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.policy = policy_of(config.incidents)
         self.sink_filter = sink_filter
-        self.portals = portals
+        # error-lookup links on the tenant's own cloud; portal hosts of sovereign clouds stay public for now
+        self.portals = {
+            t.name: portals or replace(PUBLIC_PORTALS, login=CLOUDS[t.cloud].authority) for t in config.tenants
+        }
         self.config_silences = [
             Silence(
                 f"config-{i}",
@@ -140,7 +144,7 @@ class Pipeline:
         self, rec: RunRecord, book: Book, now: datetime, streak: int | None, schedule_on: bool
     ) -> int:
         detection = detect(rec.error_text, self.kb.signatures)
-        alert = enrich(rec, detection, self.kb, portals=self.portals)
+        alert = enrich(rec, detection, self.kb, portals=self.portals.get(rec.tenant, PUBLIC_PORTALS))
         if alert is None:
             self.metrics.inc("aadsts_enricher_unexplained_failures_total", {"source": rec.source.value})
             return 0

@@ -18,8 +18,10 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -115,6 +117,15 @@ def check_url(url: str, *, sink: str, field: str, secret: bool = False) -> None:
         raise ConfigError(f"sinks[{sink}].{field}: {shown} is not an http(s) URL")
 
 
+class SinkHttpSettings(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def timeout(self) -> timedelta: ...
+    @property
+    def ca_bundle(self) -> str | None: ...
+
+
 class HttpPoster:
     """POSTs bodies for one sink. Thread-safe enough for one delivery worker per sink."""
 
@@ -124,6 +135,15 @@ class HttpPoster:
         self.secrets = [s for s in secrets if s]
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
+
+    @classmethod
+    def for_sink(cls, config: SinkHttpSettings, config_dir: Path, secrets: Iterable[str]) -> HttpPoster:
+        """The poster of one configured sink: its timeout, its CA bundle, the secrets to keep out of details."""
+        return cls(
+            timeout=config.timeout.total_seconds(),
+            verify=verify_setting(config.ca_bundle, config_dir, sink=config.name),
+            secrets=secrets,
+        )
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Answer | DeliveryResult:
         """One attempt. An :class:`Answer` when the destination replied, else a result saying why not."""

@@ -29,7 +29,7 @@ from enricher.errors import ConfigError
 from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
-from enricher.sinks.http import HttpPoster, check_url, json_body, verify_setting
+from enricher.sinks.http import HttpPoster, check_url, json_body
 from enricher.sinks.templates import RenderError, load_template
 
 NOTES = {410: "the receiver asks us to stop: remove or fix this sink"}
@@ -105,11 +105,7 @@ class WebhookSink:
         secret = config.secret.get_secret_value() if config.secret else None
         self._key = signing_key(secret, sink=config.name) if secret else None
         self._extra = {k: v.get_secret_value() for k, v in config.headers.items()}
-        self.http = HttpPoster(
-            timeout=config.timeout.total_seconds(),
-            verify=verify_setting(config.ca_bundle, config_dir, sink=config.name),
-            secrets=[s for s in (secret, *self._extra.values()) if s],
-        )
+        self.http = HttpPoster.for_sink(config, config_dir, [s for s in (secret, *self._extra.values()) if s])
         self.template = load_template(config.template, config_dir, sink=config.name, output="json")
 
     def __repr__(self) -> str:
