@@ -78,7 +78,8 @@ class Pipeline:
         self.sink_filter = sink_filter
         # error-lookup links on the tenant's own cloud; portal hosts of sovereign clouds stay public for now
         self.portals = {
-            t.name: portals or replace(PUBLIC_PORTALS, login=CLOUDS[t.cloud].authority) for t in config.tenants
+            t.name: portals or replace(PUBLIC_PORTALS, login=CLOUDS[t.cloud].authority)
+            for t in config.tenants
         }
         self.config_silences = [
             Silence(

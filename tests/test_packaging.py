@@ -51,7 +51,7 @@ def test_the_installed_wheel_works_from_anywhere(wheel: Path, tmp_path: Path) ->
     zipfile.ZipFile(wheel).extractall(site)
     code = (
         "import enricher, json; from enricher.cli import main; "
-        "assert enricher.__file__.startswith(%r); main(['kb', 'stats', '--json'])" % str(site)
+        f"assert enricher.__file__.startswith({str(site)!r}); main(['kb', 'stats', '--json'])"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
