@@ -51,13 +51,11 @@ USER 10001:10001
 WORKDIR /var/lib/aadsts-enricher
 VOLUME ["/var/lib/aadsts-enricher"]
 EXPOSE 9464
-# `run` stops cleanly on SIGTERM and SIGINT; `demo` (a foreground tool) only on SIGINT (Ctrl-C).
-# SIGINT makes `docker stop` graceful for every command.
-STOPSIGNAL SIGINT
-# The target follows health.listen of config/container.yaml (and `demo --listen 0.0.0.0:9464`).
-# Another port: override at run time (`--health-cmd`, compose `healthcheck.test`); Kubernetes uses
-# its own probes on /healthz and /readyz.
+# `run` and `demo` both stop cleanly on SIGTERM (docker stop) and SIGINT.
+# The health target follows health.listen of config/container.yaml (and `demo --listen 0.0.0.0:9464`);
+# for another port set AADSTS_ENRICHER_HEALTH_URL. Kubernetes uses its own probes on /healthz and /readyz.
+ENV AADSTS_ENRICHER_HEALTH_URL=http://127.0.0.1:9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["aadsts-enricher", "health", "--url", "http://127.0.0.1:9464"]
+  CMD ["aadsts-enricher", "health"]
 ENTRYPOINT ["aadsts-enricher"]
 CMD ["run", "--config", "/etc/aadsts-enricher/config.yaml"]

@@ -8,7 +8,9 @@ pipeline runs: every failure of the scenario shows up once, and the transient on
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -98,6 +100,10 @@ def run_demo(
     try:
         config = demo_config(sim, data_dir, json_lines=json_lines, colour=colour, listen=listen)
         service = Service(config, Path.cwd(), clock=sim.clock.now)
+        stop = service.stop
+        for sig in (signal.SIGTERM, signal.SIGINT):  # PID 1 in a container ignores SIGTERM without a handler
+            with contextlib.suppress(ValueError):  # not the main thread (tests): Ctrl-C still works
+                signal.signal(sig, lambda signum, frame: stop.set())
         server = service.health_server().start()
         note = sys.stderr if json_lines else out
         print(

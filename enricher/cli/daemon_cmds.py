@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -66,7 +67,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     where = health.add_mutually_exclusive_group()
     where.add_argument("--config", metavar="FILE", help="read the health address from this config")
-    where.add_argument("--url", help="base URL, default http://127.0.0.1:9464")
+    where.add_argument("--url", help="base URL (default: $AADSTS_ENRICHER_HEALTH_URL, else http://127.0.0.1:9464)")
     health.add_argument("--ready", action="store_true", help="check /readyz (a poll succeeded recently)")
     health.set_defaults(func=cmd_health)
 
@@ -120,7 +121,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    base = args.url or "http://127.0.0.1:9464"
+    base = args.url or os.environ.get("AADSTS_ENRICHER_HEALTH_URL") or "http://127.0.0.1:9464"
     if args.config:
         listen = load_config(args.config).health.listen
         host, _, port = listen.rpartition(":")
