@@ -67,7 +67,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     where = health.add_mutually_exclusive_group()
     where.add_argument("--config", metavar="FILE", help="read the health address from this config")
-    where.add_argument("--url", help="base URL (default: $AADSTS_ENRICHER_HEALTH_URL, else http://127.0.0.1:9464)")
+    where.add_argument(
+        "--url", help="base URL (default: $AADSTS_ENRICHER_HEALTH_URL, else http://127.0.0.1:9464)"
+    )
     health.add_argument("--ready", action="store_true", help="check /readyz (a poll succeeded recently)")
     health.set_defaults(func=cmd_health)
 
