@@ -341,7 +341,7 @@ def test_dockerfile_runs_the_cli_as_non_root_in_exec_form() -> None:
 
 def test_container_config_matches_the_image() -> None:
     config = load_config(REPO / "config" / "container.yaml", ENV)
-    port = re.search(r'"--url", "http://127\.0\.0\.1:(\d+)"', dockerfile())
+    port = re.search(r"AADSTS_ENRICHER_HEALTH_URL=http://127\.0\.0\.1:(\d+)", dockerfile())
     assert port and config.health.listen == f"0.0.0.0:{port.group(1)}"
     assert config.state.path == "/var/lib/aadsts-enricher"
     assert config.log.format == "json"
