@@ -120,12 +120,16 @@ def run(text: str) -> RunRecord:
 
 
 def rate(fn: Callable[[str], object], texts: list[str], seconds: float) -> float:
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for t in texts:
-            fn(t)
-        done += len(texts)
-    return done / (time.perf_counter() - start)
+    """Best of three runs: this is a shared VM, and the best run is the least disturbed one."""
+    best = 0.0
+    for _ in range(3):
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds / 3:
+            for t in texts:
+                fn(t)
+            done += len(texts)
+        best = max(best, done / (time.perf_counter() - start))
+    return best
 
 
 def main() -> None:
@@ -161,9 +165,11 @@ def main() -> None:
     print(f"{'size':>10}{'ms':>10}{'ms per MB':>12}")
     for size in (10_000, 100_000, 1_000_000, 10_000_000):
         text = log_text(size)
-        start = time.perf_counter()
-        detect(text, sigs)
-        ms = (time.perf_counter() - start) * 1000
+        ms = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            detect(text, sigs)
+            ms = min(ms, (time.perf_counter() - start) * 1000)
         print(f"{size:>10,}{ms:>10.1f}{ms / (size / 1e6):>12.1f}")
 
 

@@ -47,6 +47,7 @@ GENERIC_CODES = frozenset({"50000"})
 _Q = r"""(?:\\*(?:["']|&quot;|&#0*3[49];|&#x0*2[27];|&apos;)|\\+u00(?:22|27))?"""
 _SEP = r"\s*[:=]\s*"
 _CODE = r"(\d{5,7})(?!\d)"
+_TS = r"(\d{4}-\d\d-\d\d[ t]\d\d:\d\d:\d\d(?:\.\d{1,7})?z?)"
 
 
 class _Rx:
@@ -56,8 +57,14 @@ class _Rx:
         self.rx = re.compile(pattern)
         self.cue = cue
 
+    def present(self, low: str) -> bool:
+        for c in self.cue:
+            if c in low:
+                return True
+        return False
+
     def finditer(self, low: str, start: int = 0, end: int | None = None) -> Iterator[re.Match[str]]:
-        if not any(c in low for c in self.cue):
+        if not self.present(low):
             return iter(())
         return self.rx.finditer(low, start, len(low) if end is None else end)
 
@@ -81,6 +88,7 @@ _SIGNIN_CUE = re.compile(
     re.IGNORECASE,
 )
 _CUE_WINDOW = 800
+_ORDER = {how: i for i, how in enumerate(How)}
 
 _OAUTH_ERRORS = (
     "invalid_request|invalid_grant|unauthorized_client|invalid_client|unsupported_grant_type|"
@@ -124,7 +132,7 @@ _FIELDS = (
     _Field(
         "timestamp",
         ("timestamp",),
-        r"timestamp" + _Q + _SEP + _Q + r"(\d{4}-\d\d-\d\d[ t]\d\d:\d\d:\d\d(?:\.\d{1,7})?z?)",
+        r"timestamp" + _Q + _SEP + _Q + _TS,
     ),
     _Field(
         "error",
@@ -142,6 +150,29 @@ _FIELDS = (
         + _GUID,
     ),
 )
+_GAP = r"(?:\s|\\+[rn]|,){0,8}"
+# Entra's standard trailer, "Trace ID: ..\r\nCorrelation ID: ..\r\nTimestamp: ..", in one match:
+# the common case, so the three fields need no separate scans.
+_TRAILER = re.compile(
+    r"trace[ _]?id"
+    + _Q
+    + _SEP
+    + _Q
+    + _GUID
+    + _GAP
+    + r"correlation[ _]?id"
+    + _Q
+    + _SEP
+    + _Q
+    + _GUID
+    + _GAP
+    + r"timestamp"
+    + _Q
+    + _SEP
+    + _Q
+    + _TS
+)
+_TRAILER_FIELDS = ("trace_id", "correlation_id", "timestamp")
 _BREAKS = re.compile(r"\s+|\\+[rn]")
 _EXCERPT_END = re.compile(r"\\+[rn]|[\r\n]|\\+\"|&quot;|\\+u0022|trace id|\",|\"}")
 _UNESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})|\\+([\"'/\\])")
@@ -187,8 +218,7 @@ def _code_hits(low: str) -> list[_Hit]:
             else:
                 numbers = [m.group(1)]
             raw.extend((m.start(), n, how, m.span()) for n in numbers)
-    order = list(How)
-    raw.sort(key=lambda hit: (hit[0], order.index(hit[2])))
+    raw.sort(key=lambda hit: (hit[0], _ORDER[hit[2]]))
     seen: set[str] = set()
     hits = []
     for hit in raw:
@@ -199,9 +229,12 @@ def _code_hits(low: str) -> list[_Hit]:
 
 
 def _with_context(text: str, low: str, hits: list[_Hit]) -> tuple[Finding, ...]:
+    trailers = [_trailer(low, i, hits) for i in range(len(hits))]
     windows = _windows([h[0] for h in hits], len(low))
     fields: dict[str, tuple[list[int], list[str]]] = {}
     for field in _FIELDS:
+        if field.name in _TRAILER_FIELDS and all(trailers):
+            continue
         pairs = [pair for start, end in windows for pair in field.scan(low, start, end)]
         fields[field.name] = ([p for p, _ in pairs], [v for _, v in pairs])
     findings = []
@@ -211,10 +244,28 @@ def _with_context(text: str, low: str, hits: list[_Hit]) -> tuple[Finding, ...]:
         # A sign-in record lists its correlationId before status.errorCode; message texts print IDs after.
         pick: Callable[..., str | None] = _record_field if how is How.SIGNIN else _nearest
         found = {name: pick(pos, before, after, *pv) for name, pv in fields.items()}
+        found.update(trailers[i] or {})
         findings.append(
             Finding(code=code, how=how, span=span, excerpt=_excerpt(text, low, span, how), **found)
         )
     return tuple(findings)
+
+
+def _trailer(low: str, i: int, hits: list[_Hit]) -> dict[str, str] | None:
+    """The standard trailer printed after a literal code, before the next code, if there is one."""
+    pos, _, how, _ = hits[i]
+    if how is not How.LITERAL:
+        return None
+    end = min(hits[i + 1][0] if i + 1 < len(hits) else len(low), pos + 2000)
+    start = low.find("trace", pos, end)
+    m = _TRAILER.match(low, start, end) if start != -1 else None
+    if m is None:
+        return None
+    return {
+        name: value
+        for name, raw in zip(_TRAILER_FIELDS, m.groups(), strict=True)
+        if (value := _field_value(name, raw))
+    }
 
 
 def _windows(positions: list[int], size: int) -> list[tuple[int, int]]:

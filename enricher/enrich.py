@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from connectors.records import RunRecord, Source
 from enricher.kb_schema import PLACEHOLDER_RX, SEVERITIES, ContextName, Entry, Fix
-from enricher.knowledge import KnowledgeBase
+from enricher.knowledge import KnowledgeBase, fix_steps
 from enricher.models import Alert, Detection, FixStep, Link
 
 _RANK = {name: i for i, name in enumerate(SEVERITIES)}  # critical=0 ... info=4
@@ -135,6 +135,19 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     return PLACEHOLDER_RX.sub(lambda m: values.get(m.group(1), f"<{m.group(1)}>"), template)
 
 
+def filled_fixes(
+    entry: Entry, values: Mapping[str, str], kb: KnowledgeBase | None = None
+) -> tuple[FixStep, ...]:
+    """The entry's fix steps with placeholders filled; steps without any are shared as they are."""
+    steps = kb.fix_steps.get(entry.code) if kb is not None and kb.get(entry.code) is entry else None
+    return tuple(
+        FixStep(fill(step.step, values), fill(step.command, values) if step.command else None)
+        if templated
+        else step
+        for step, templated in (steps or fix_steps(entry))
+    )
+
+
 def context_for(run: RunRecord) -> ContextName | None:
     if run.source is Source.POWERBI and run.extra.get("gateway") == "true":
         return "gateway"
@@ -170,9 +183,7 @@ def enrich(
         category=entry.category,
         summary=entry.summary,
         causes=entry.causes,
-        fixes=tuple(
-            FixStep(fill(f.step, values), fill(f.command, values) if f.command else None) for f in entry.fixes
-        ),
+        fixes=filled_fixes(entry, values, kb),
         context_note=entry.contexts.get(ctx) if ctx else None,
         links=links(run, code, portals),
         transient=entry.transient,

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from enricher.detect import Signatures
 from enricher.errors import KnowledgeError
 from enricher.kb_schema import Entry
+from enricher.models import FixStep
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -46,6 +47,8 @@ class KnowledgeBase:
     meta: Meta
     signatures: Signatures = field(repr=False)
     overridden: frozenset[str] = frozenset()
+    #: Per code, the fix steps ready-made and whether each has placeholders (computed once at load).
+    fix_steps: dict[str, tuple[tuple[FixStep, bool], ...]] = field(default_factory=dict, repr=False)
 
     def get(self, code: str) -> Entry | None:
         return self.entries.get(code)
@@ -85,7 +88,12 @@ def load_knowledge(override_dirs: Sequence[Path | str] = ()) -> KnowledgeBase:
     entries = {code: _validate(code, doc) for code, doc in raw.items()}
     meta = _meta(root / "meta.yaml")
     pairs = [(e.code, phrase) for e in entries.values() for phrase in e.signatures]
-    return KnowledgeBase(entries, meta, Signatures.build(pairs), frozenset(overridden))
+    steps = {code: fix_steps(entry) for code, entry in entries.items()}
+    return KnowledgeBase(entries, meta, Signatures.build(pairs), frozenset(overridden), steps)
+
+
+def fix_steps(entry: Entry) -> tuple[tuple[FixStep, bool], ...]:
+    return tuple((FixStep(f.step, f.command), "{" in f.step or "{" in (f.command or "")) for f in entry.fixes)
 
 
 def _documents(path: Path) -> Iterable[dict[str, Any]]:

@@ -2,8 +2,9 @@
 
 A phrase is lowercase words; ``*`` stands for a short gap (an app id, a tenant name). Word
 separators match any whitespace, escaped line breaks or ``&nbsp;``. Each phrase has an anchor, its
-longest uncommon word: one pass of a trie-shaped regex of all anchors finds which occur at all (a plain
-alternation of 60 words is five times slower), and only those phrases' patterns run.
+longest uncommon word. A cheap test finds which anchors occur at all (the set of the text's words
+for short texts; one pass of a trie-shaped regex of all anchors for long ones, which is five times
+faster than a plain alternation), and only those phrases' patterns run.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ _COMMON = frozenset(
     ]
 )
 _SEP = r"(?:\s|\\+[rnt]|&nbsp;|&#160;)+"
+_LETTERS_ONLY = {c: " " for c in range(128) if not chr(c).isalpha()}
+_SPLIT_LIMIT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,8 @@ class Signatures:
         by_anchor: dict[str, list[_Phrase]] = {}
         for code, phrase in pairs:
             words = phrase.lower().split()
-            candidates = [w for w in words if w != "*" and w not in _COMMON] or [w for w in words if w != "*"]
-            anchor = max(candidates, key=len)
+            letters = re.findall(r"[a-z]+", " ".join(w for w in words if w != "*"))
+            anchor = max([w for w in letters if w not in _COMMON] or letters, key=len)
             rx = re.compile(_phrase_pattern(words))
             by_anchor.setdefault(anchor, []).append(_Phrase(code, phrase.lower(), anchor, rx))
         if not by_anchor:
@@ -86,7 +89,13 @@ class Signatures:
         """Inferred codes in order of position. ``lowered`` is the text in lower case."""
         if self.anchors is None:
             return []
-        present = {m.group(0) for m in self.anchors.finditer(lowered)}
+        if len(lowered) <= _SPLIT_LIMIT:  # a set of the text's words: the fastest test for short texts
+            words = lowered
+            if "\\" in words:  # an escaped line break must not glue its letter to the next word
+                words = words.replace("\\n", " ").replace("\\r", " ").replace("\\t", " ")
+            present = self.by_anchor.keys() & set(words.translate(_LETTERS_ONLY).split())
+        else:  # one regex pass: no per-word strings for megabytes of logs
+            present = {m.group(0) for m in self.anchors.finditer(lowered)}
         found = [
             Inferred(p.code, p.phrase, m.span())
             for anchor in present
