@@ -1,4 +1,4 @@
-"""Terminal rendering of entries, detections and alerts. Pure: returns strings.
+"""Terminal rendering of knowledge-base entries and detections. Pure: returns strings.
 
 Colour is a parameter (the caller decides from ``isatty`` and ``NO_COLOR``), so tests compare
 plain text and users get colour only where it renders.
@@ -10,7 +10,7 @@ import textwrap
 from collections.abc import Iterable
 
 from enricher.kb_schema import CONTEXTS, Entry
-from enricher.models import Alert, Detection
+from enricher.models import Detection
 
 _SEVERITY_COLOUR = {"critical": "1;31", "high": "31", "medium": "33", "low": "36", "info": "37"}
 _CONTEXT_LABEL = {
@@ -115,27 +115,4 @@ def detection_text(detection: Detection, style: Style) -> str:
     for inf in detection.inferred:
         mark = " (primary)" if inf.code == detection.primary and not detection.findings else ""
         lines.append(style.heading(f"AADSTS{inf.code} inferred{mark}") + style.dim(f'  from "{inf.phrase}"'))
-    return "\n".join(lines)
-
-
-def alert_text(alert: Alert, style: Style, *, status: str = "firing", extra: Iterable[str] = ()) -> str:
-    """One console block per notification: severity, title, item, cause, numbered fix, links, IDs."""
-    run = alert.run
-    state = "RESOLVED" if status == "resolved" else style.severity(alert.severity)
-    lines = [f"{state}  {style.heading(alert.title)}"]
-    lines.append(
-        f"  {run.source} | {run.container_name} / {run.item_name} ({run.item_type}) | run {run.run_id}"
-    )
-    lines += list(extra)
-    if status != "resolved":
-        lines += [_wrap(alert.summary)]
-        lines += ["  Likely cause: " + " ".join(alert.causes[0].split())]
-        lines += _steps(((f.step, f.command) for f in alert.fixes), style)
-        if alert.context_note:
-            lines.append(_wrap("Note: " + alert.context_note))
-    ids = [("correlation", alert.correlation_id), ("trace", alert.trace_id), ("at", alert.timestamp)]
-    id_text = "  ".join(f"{k} {v}" for k, v in ids if v)
-    if id_text:
-        lines.append(style.dim("  " + id_text))
-    lines += [style.dim(f"  {link.label}: {link.url}") for link in alert.links]
     return "\n".join(lines)

@@ -15,7 +15,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Iterable, Iterator
-from typing import Any, TextIO
+from typing import Any
 
 from enricher.cli import common
 from enricher.detect import detect
@@ -142,6 +142,3 @@ def human(detection: Detection, kb: KnowledgeBase, args: argparse.Namespace) -> 
                 other, _ = entry_for(code, kb)
                 parts.append(style.heading(f"Also: AADSTS{code}: {other.title}") + f" ({other.severity})")
     return "\n\n".join(parts)
-
-
-__all__ = ["TextIO", "process_lines", "register", "result_json", "run"]

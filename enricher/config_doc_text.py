@@ -1,0 +1,185 @@
+"""The prose of ``docs/configuration.md`` that the config model cannot supply: the introduction,
+and descriptions of fields that carry neither a ``description`` nor a ``#:`` comment in config.py."""
+
+from __future__ import annotations
+
+#: Descriptions of fields that carry neither a ``description`` nor a ``#:`` comment in config.py,
+#: keyed ``ClassName.field`` (tests/test_docs.py fails on a key that names no field).
+NOTES: dict[str, str] = {
+    "Config.tenants": "The Entra tenants to watch, each with its own credential and sources.",
+    "Config.sinks": "Where notifications go. Names must be unique.",
+    "Config.routes": "Tried in order; the first match wins unless it says `continue: true`.",
+    "Config.default_sinks": "Where notifications that no route matched go; empty: every sink.",
+    "Config.incidents": "How failures become incidents and how often they are repeated.",
+    "Config.silences": "Mute matching notifications until a time (also: `aadsts-enricher silence add`).",
+    "Config.maintenance": "Recurring windows: matching notifications are held, then sent if still true.",
+    "Config.delivery": "Retries and dead-lettering of notifications.",
+    "Config.health": "The HTTP endpoints `/healthz`, `/readyz`, `/metrics` and the dashboard.",
+    "Config.state": "Where the SQLite state (`state.db`) lives.",
+    "Config.log": "The daemon's own log lines.",
+    "Config.knowledge_dir": "A directory of YAML entries overriding the built-in knowledge base "
+    "(relative to the config file).",
+    "Config.min_severity": "Ignore failures below this severity.",
+    "TenantConfig.name": "Short label used in alerts, metrics and state.",
+    "TenantConfig.tenant_id": "The directory (tenant) ID, a GUID or a verified domain.",
+    "TenantConfig.cloud": "Sets every endpoint: the public cloud, US Government or China (21Vianet).",
+    "TenantConfig.endpoints": "Per-API URL overrides (a simulator, a private endpoint); empty for Azure.",
+    "TenantConfig.credential": "How the daemon itself signs in (always through azure-identity).",
+    "TenantConfig.sources": "What to poll in this tenant.",
+    "CredentialConfig.type": "`client_secret` and `workload_identity` need `client_id` plus "
+    "`client_secret` / `token_file`; `certificate` needs `client_id` and `certificate_path`; "
+    "`managed_identity` takes an optional `client_id` (user-assigned); `default` is "
+    "DefaultAzureCredential (environment, workload identity, managed identity, Azure CLI).",
+    "CredentialConfig.client_id": "The app (client) ID of the registration the daemon signs in as.",
+    "CredentialConfig.client_secret": "The client secret's value (not its ID).",
+    "CredentialConfig.certificate_path": "PEM file holding the private key and the certificate.",
+    "CredentialConfig.certificate_password": "Password of the PEM's private key, if any.",
+    "CredentialConfig.token_file": "The federated token file (AKS sets AZURE_FEDERATED_TOKEN_FILE).",
+    "EndpointOverrides.authority": "Entra ID authority (token endpoint host).",
+    "EndpointOverrides.powerbi": "Power BI REST base URL.",
+    "EndpointOverrides.fabric": "Fabric REST base URL.",
+    "EndpointOverrides.arm": "Azure Resource Manager base URL (Data Factory, subscriptions).",
+    "EndpointOverrides.graph": "Microsoft Graph base URL.",
+    "EndpointOverrides.synapse": "Synapse development endpoint; `{workspace}` is replaced.",
+    "SourceBase.interval": "How often to poll.",
+    "SourceBase.enabled": "`false` keeps the source in the file but never polls it.",
+    "PowerBISource.type": "Semantic-model refreshes and dataflow transactions.",
+    "PowerBISource.mode": "`admin`: tenant-wide through the read-only admin APIs; `workspace`: only "
+    "workspaces the app is a member of.",
+    "PowerBISource.workspaces": "Filter by workspace name.",
+    "PowerBISource.dataflows": "Also read dataflow transactions (status only: Power BI gives no error text).",
+    "PowerBISource.history_top": "Refreshes read per dataset when a history is needed.",
+    "PowerBISource.discovery_interval": "How often workspaces and datasets are listed "
+    "(admin APIs are metered per hour).",
+    "FabricSource.type": "Job instances of Fabric items.",
+    "FabricSource.workspaces": "Filter by workspace name.",
+    "FabricSource.item_types": "Which item types' jobs to read.",
+    "FabricSource.discovery_interval": "How often workspaces and items are listed.",
+    "ADFSource.type": "Azure Data Factory pipeline and activity runs.",
+    "ADFSource.subscriptions": "Subscription IDs to search for factories; empty: every subscription "
+    "the app can see.",
+    "ADFSource.factories": "Exactly these factories instead of discovering them.",
+    "ADFSource.names": "Filter discovered factories by name.",
+    "ADFSource.overlap": "Each query window starts this much before the last one ended.",
+    "ADFSource.lookback": "How far back the first poll looks.",
+    "ADFSource.discovery_interval": "How often factories are listed.",
+    "FactoryConfig.subscription_id": "Subscription of the factory.",
+    "FactoryConfig.resource_group": "Resource group of the factory.",
+    "FactoryConfig.name": "Factory name.",
+    "SynapseSource.type": "Synapse pipeline and activity runs.",
+    "SynapseSource.workspaces": "The Synapse workspaces to poll.",
+    "SynapseSource.overlap": "Each query window starts this much before the last one ended.",
+    "SynapseSource.lookback": "How far back the first poll looks.",
+    "SynapseWorkspaceConfig.name": "Workspace name.",
+    "SynapseWorkspaceConfig.endpoint": "Development endpoint; default `https://{name}.dev.azuresynapse.net`.",
+    "SynapseWorkspaceConfig.subscription_id": "Only used for portal links.",
+    "SynapseWorkspaceConfig.resource_group": "Only used for portal links.",
+    "NameFilterConfig.include": "Names to keep; empty: all.",
+    "NameFilterConfig.exclude": "Names to drop (applied after `include`).",
+    "SinkBase.name": "The sink's name, used by routes and `default_sinks`.",
+    "SinkBase.send_resolved": 'Also send "resolved" messages.',
+    "SinkBase.timeout": "Network timeout.",
+    "ConsoleSinkConfig.type": "Human-readable blocks (or JSON lines) on stdout.",
+    "ConsoleSinkConfig.color": "`auto`: colour only on a terminal without NO_COLOR.",
+    "ConsoleSinkConfig.format": "`json`: one JSON line per notification.",
+    "JsonlSinkConfig.type": "One JSON line per notification appended to a file.",
+    "JsonlSinkConfig.path": "The file (relative to the working directory).",
+    "SlackSinkConfig.type": "Slack incoming webhook (Slack app > Incoming Webhooks).",
+    "SlackSinkConfig.webhook_url": "The incoming-webhook URL.",
+    "SlackSinkConfig.rate_per_second": "Pace of messages (Slack allows about 1 per second per webhook).",
+    "TeamsSinkConfig.type": 'Teams Workflows "Send webhook alerts to a channel".',
+    "TeamsSinkConfig.webhook_url": "The workflow's HTTP POST URL.",
+    "TeamsSinkConfig.rate_per_second": "Pace of messages.",
+    "PagerDutySinkConfig.type": "PagerDuty Events API v2.",
+    "PagerDutySinkConfig.routing_key": "The integration (routing) key.",
+    "PagerDutySinkConfig.url": "Events API endpoint (the EU service region has its own).",
+    "PagerDutySinkConfig.rate_per_minute": "Pace of events.",
+    "WebhookSinkConfig.type": "JSON POST with Standard Webhooks signatures (or CloudEvents).",
+    "WebhookSinkConfig.url": "Where to POST.",
+    "WebhookSinkConfig.cloudevents": "Send CloudEvents 1.0 in structured mode.",
+    "WebhookSinkConfig.headers": "Extra request headers (values are secrets).",
+    "WebhookSinkConfig.rate_per_second": "Pace of requests.",
+    "EmailSinkConfig.type": "E-mail over SMTP.",
+    "EmailSinkConfig.host": "SMTP server.",
+    "EmailSinkConfig.port": "SMTP port (587 for STARTTLS, 465 for implicit TLS).",
+    "EmailSinkConfig.security": "`starttls`, `tls` (implicit) or `none`.",
+    "EmailSinkConfig.username": "SMTP user, if the server needs a login.",
+    "EmailSinkConfig.password": "SMTP password.",
+    "EmailSinkConfig.sender": "The From address.",
+    "EmailSinkConfig.recipients": "The To addresses.",
+    "EmailSinkConfig.ca_bundle": "Extra CA bundle to trust for the SMTP server.",
+    "EmailSinkConfig.rate_per_second": "Pace of messages.",
+    "OtelSinkConfig.type": "OTLP logs (one per notification) and metrics.",
+    "OtelSinkConfig.protocol": "`http/protobuf` or `grpc`; default from OTEL_EXPORTER_OTLP_PROTOCOL.",
+    "OtelSinkConfig.headers": "Extra OTLP headers (values are secrets).",
+    "OtelSinkConfig.insecure": "gRPC without TLS.",
+    "IncidentConfig.group_by": "What makes one incident.",
+    "IncidentConfig.group_wait": "Wait this long before the first message, so a burst becomes one message.",
+    "IncidentConfig.group_interval": "After a message for a code went out, wait this long before the next batch.",
+    "IncidentConfig.repeat_interval": "Remind about incidents still open this often.",
+    "IncidentConfig.flapping": "When an incident counts as flapping (one message, then quiet).",
+    "FlappingConfig.changes": "This many open/resolve changes ...",
+    "FlappingConfig.window": "... within this window make an incident flapping.",
+    "Match.severity": "Severities.",
+    "Match.category": "Knowledge-base categories (e.g. `conditional_access`).",
+    "Match.code": "AADSTS codes without the prefix (e.g. `53003`).",
+    "Match.source": "`powerbi`, `fabric`, `adf`, `synapse` or `self`.",
+    "Match.tenant": "Tenant names.",
+    "Match.workspace": "Workspace, factory or Synapse workspace names.",
+    "Match.item": "Dataset, dataflow, pipeline or item names.",
+    "RouteConfig.match": "Which notifications the route takes; empty: all.",
+    "RouteConfig.sinks": "Sink names.",
+    "SilenceConfig.match": "Which notifications are muted.",
+    "SilenceConfig.ends_at": "When the silence ends (ISO 8601 with a time zone).",
+    "SilenceConfig.comment": "Why (shown by `silence list`).",
+    "MaintenanceWindow.name": "Label of the window.",
+    "MaintenanceWindow.timezone": "IANA time zone of `start` and `end`.",
+    "MaintenanceWindow.weekdays": "Days on which the window opens.",
+    "MaintenanceWindow.start": "Start time, `HH:MM`.",
+    "MaintenanceWindow.end": "End time, `HH:MM` (`24:00` allowed).",
+    "MaintenanceWindow.match": "Which notifications it holds; empty: all.",
+    "DeliveryConfig.max_age": "Give up (dead letter) on a notification this old.",
+    "DeliveryConfig.base_delay": "Retry backoff: base * 2^attempts, with jitter ...",
+    "DeliveryConfig.max_delay": "... capped here, never sooner than the destination's Retry-After.",
+    "DeliveryConfig.interval": "How often the outbox is drained.",
+    "HealthConfig.listen": "`host:port`; `0.0.0.0:9464` in a container.",
+    "HealthConfig.ready_after": "`/readyz` fails when no poll succeeded for this long.",
+    "HealthConfig.basic_user": "Protect everything but `/healthz` with basic auth ...",
+    "HealthConfig.basic_password": "... and this password.",
+    "HealthConfig.bearer_token": "... or with a bearer token.",
+    "StateConfig.path": "Directory of `state.db`; `/var/lib/aadsts-enricher` in the container.",
+    "LogConfig.level": "Lowest level written.",
+    "LogConfig.format": "`auto`: JSON when stderr is not a terminal.",
+}
+
+INTRO = """\
+# Configuration reference
+
+<!-- Generated by `make docs` (python -m enricher.config_doc) from enricher/config.py. Do not edit:
+     tests/test_docs.py fails when this file and the model differ. -->
+
+One YAML file, validated once at start (`aadsts-enricher check-config --config FILE` validates and
+summarises it; a problem is one line naming the setting, exit code 2). `config/example.yaml`
+annotates every option; `config/container.yaml` is the image's default.
+
+- **Substitution** (in any string value, after YAML parsing): `${VAR}` (an environment variable,
+  required), `${VAR:-default}`, `${file:/path}` (a file's content, trimmed: Kubernetes and Docker
+  secrets).
+- **Durations**: a number of seconds or `500ms`, `30s`, `5m`, `4h`, `1d`.
+- **Name filters and match values**: globs (`Finance*`) or regular expressions written `re:...`.
+- **Unknown keys are errors**, so a typo fails loudly instead of being ignored.
+- Secrets are never logged or shown by `check-config`.
+
+Minimal file:
+
+```yaml
+tenants:
+  - name: contoso
+    tenant_id: ${AZURE_TENANT_ID}
+    credential: {type: client_secret, client_id: ${AZURE_CLIENT_ID}, client_secret: ${AZURE_CLIENT_SECRET}}
+    sources:
+      - {type: powerbi, mode: admin}
+sinks:
+  - {name: slack, type: slack, webhook_url: ${SLACK_WEBHOOK_URL}}
+```
+"""
