@@ -2,7 +2,8 @@
 
 ``/healthz`` answers while the process serves requests; ``/readyz`` only while a poll succeeded
 within ``ready_after`` (a daemon whose credentials broke an hour ago is alive but not ready).
-Other modules add routes through ``routes`` (the dashboard does). Binds to localhost by default;
+Other modules add routes through ``routes`` and per-path response headers through ``headers`` (the
+dashboard does both). Binds to localhost by default;
 optional basic or bearer auth protects everything but ``/healthz``.
 """
 
@@ -53,6 +54,8 @@ class HealthServer:
                 metrics.render().encode(),
             ),
         }
+        #: extra response headers per path (e.g. a Content-Security-Policy for a page)
+        self.headers: dict[str, dict[str, str]] = {}
         self._auth = _auth_check(basic, bearer)
         self._server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), self._handler())
         self._server.daemon_threads = True
@@ -110,7 +113,7 @@ class HealthServer:
                 except Exception:
                     log.exception("health endpoint failed", extra={"path": url.path})
                     status, ctype, body = 500, "application/json", b'{"error": "internal error"}'
-                self._send(status, ctype, body)
+                self._send(status, ctype, body, server.headers.get(url.path))
 
             def _send(
                 self, status: int, ctype: str, body: bytes, headers: dict[str, str] | None = None
