@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from enricher.models import Alert
-from enricher.notification import ItemRef, Kind, Notification, content_of
+from enricher.notification import ItemRef, Kind, Notification, content_of, labels_of
 
 State = Literal["open", "resolved"]
 SCHEDULE_LIMIT = 4  # Power BI disables a refresh schedule after this many consecutive failures
@@ -280,19 +280,6 @@ def _notify(book: Book, pending: list[Pending], now: datetime) -> Notification:
             "duration": (resolved_at - first.first_seen).total_seconds() if resolved_at else None,
         }
     )
-
-
-def labels_of(alert: Alert) -> dict[str, str]:
-    run = alert.run
-    return {
-        "severity": alert.severity,
-        "category": alert.category,
-        "code": alert.code,
-        "source": str(run.source),
-        "tenant": run.tenant,
-        "workspace": run.container_name,
-        "item": run.item_name,
-    }
 
 
 def _queue(book: Book, inc: Incident, kind: Kind, now: datetime) -> None:

@@ -66,6 +66,7 @@ class Notification:
     #: How many more failed scheduled refreshes before Power BI disables the schedule (0: disabled).
     schedule_failures_left: int | None = None
     excerpt: str = ""
+    #: routing labels: severity, category, code, source, tenant, workspace, item
     labels: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -138,5 +139,19 @@ def content_of(alert: Alert, streak: int | None, schedule_enabled: bool, limit: 
         "consecutive_failures": streak,
         "schedule_failures_left": left,
         "excerpt": finding.excerpt if finding else "",
-        "labels": {"workspace": run.container_name, "item": run.item_name, "category": alert.category},
+        "labels": labels_of(alert),
+    }
+
+
+def labels_of(alert: Alert) -> dict[str, str]:
+    """What routes, silences and maintenance windows match on (the incident's and its messages')."""
+    run = alert.run
+    return {
+        "severity": alert.severity,
+        "category": alert.category,
+        "code": alert.code,
+        "source": str(run.source),
+        "tenant": run.tenant,
+        "workspace": run.container_name,
+        "item": run.item_name,
     }

@@ -208,7 +208,7 @@ class Pipeline:
             for n in notifications:
                 sinks = [
                     s
-                    for s in route(route_labels(n), self.config.routes, self.config.fallback_sinks)
+                    for s in route(n.labels, self.config.routes, self.config.fallback_sinks)
                     if self.sink_filter(s, n)
                 ]
                 self.store.enqueue(n, sinks, now)
@@ -226,15 +226,3 @@ class Pipeline:
 
     def prune(self, now: datetime, keep: timedelta = timedelta(days=14)) -> int:
         return self.store.prune_seen(now - keep)
-
-
-def route_labels(n: Notification) -> dict[str, str]:
-    return {
-        "severity": n.severity,
-        "code": n.code,
-        "source": n.source,
-        "tenant": n.tenant,
-        "category": n.category,
-        "workspace": n.item.container_name if n.items else "",
-        "item": n.item.item_name if n.items else "",
-    }

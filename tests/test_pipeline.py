@@ -44,10 +44,9 @@ def test_first_cycle_explains_every_demo_failure_once(sim: Simulator, tmp_path: 
     by_code = {n.code: n for n in sink.sent}
     assert by_code["53003"].severity == "high" and by_code["7000222"].severity == "critical"
     assert by_code["7000222"].item.container_name == "adf-sales-prod"
-    assert (
-        "Copy_SalesOrders" in " ".join(n.summary + n.excerpt for n in sink.sent)
-        or by_code["7000222"].correlation_id
-    )
+    assert by_code["7000222"].excerpt.startswith("AADSTS7000222")
+    assert len(by_code["7000222"].correlation_id or "") == 36
+    assert by_code["53003"].labels["workspace"] == "Finance" and by_code["53003"].labels["severity"] == "high"
     assert by_code["53003"].consecutive_failures and by_code["53003"].schedule_failures_left is not None
     again, _ = svc.cycle()
     assert again.ok and len(sink.sent) == len(by_code)  # the same failures again: no new message
