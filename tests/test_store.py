@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -116,6 +117,28 @@ def test_outbox_is_idempotent_and_ordered(store: Store) -> None:
     assert store.outbox(state="delivered")[0].notification == first
 
 
+def test_in_flight_mark_pause_and_backlog(store: Store) -> None:
+    """The attempt is marked before sending and cleared by its outcome; a pause moves the whole sink."""
+    first = notification()
+    other = dataclasses.replace(first, id="firing-y", incident_id="inc-y")
+    store.enqueue(first, ["slack", "email"], T0)
+    store.enqueue(other, ["slack"], T0 + timedelta(minutes=1))
+    (slack,) = store.due(T0, sink="slack")
+    assert [r.sink for r in store.due(T0, sink="email")] == ["email"]
+    store.mark_sending(slack.id, T0)
+    (again,) = [r for r in store.outbox(state="pending") if r.id == slack.id]
+    assert again.sending_at == T0  # a crash now leaves this row marked as possibly sent
+    store.mark_retry(slack.id, T0 + timedelta(seconds=5), "HTTP 429")
+    assert all(r.sending_at is None for r in store.outbox())
+    assert store.defer_sink("slack", T0 + timedelta(minutes=10)) == 2  # both slack rows, not email's
+    assert store.due(T0 + timedelta(minutes=9), sink="slack") == []
+    assert [r.sink for r in store.due(T0 + timedelta(minutes=9))] == ["email"]
+    backlog = store.backlog()
+    assert backlog["slack"].depth == 2 and backlog["slack"].oldest == T0
+    assert backlog["slack"].next_at == T0 + timedelta(minutes=10)
+    assert store.outbox_depth() == {"slack": 2, "email": 1}
+
+
 def test_silences(store: Store) -> None:
     s = Silence("s1", Match.model_validate({"code": "53003"}), T0 + timedelta(hours=1), "ticket 42", "ops")
     store.add_silence(s)
@@ -141,6 +164,26 @@ class TestSQLiteOnly:
         assert again.get_cursor("a") == {"k": "v"} and again.schema_version >= 1
         assert again._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         again.close()
+
+    def test_upgrade_from_schema_2_keeps_the_outbox(self, tmp_path: Path) -> None:
+        """A database written before the in-flight mark opens, keeps its rows and gains the column."""
+        from enricher.store.sqlite import MIGRATIONS
+
+        path = tmp_path / "state.db"
+        db = sqlite3.connect(path, isolation_level=None)
+        for script in MIGRATIONS[:2]:
+            db.executescript(script)
+        db.execute("PRAGMA user_version = 2")
+        db.execute(
+            "INSERT INTO outbox (notification_id, sink, incident_id, body, created_at, next_at, updated_at) "
+            "VALUES ('n1', 'slack', 'i1', ?, ?, ?, ?)",
+            (json.dumps(notification().to_dict()), T0.isoformat(), T0.isoformat(), T0.isoformat()),
+        )
+        db.close()
+        s = SQLiteStore(path)
+        (row,) = s.due(T0)
+        assert row.sending_at is None and s.schema_version == len(MIGRATIONS)
+        s.close()
 
     def test_newer_schema_is_refused(self, tmp_path: Path) -> None:
         path = tmp_path / "state.db"

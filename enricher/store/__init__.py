@@ -6,8 +6,8 @@ touching the callers. All writes of one daemon cycle happen inside ``transaction
 (even ``kill -9``) either keeps all of a cycle's effects or none, so the next cycle redoes it.
 """
 
-from enricher.store.base import Event, OutboxRow, Store
+from enricher.store.base import Backlog, Event, OutboxRow, Store
 from enricher.store.memory import MemoryStore
 from enricher.store.sqlite import SQLiteStore
 
-__all__ = ["Event", "MemoryStore", "OutboxRow", "SQLiteStore", "Store"]
+__all__ = ["Backlog", "Event", "MemoryStore", "OutboxRow", "SQLiteStore", "Store"]

@@ -20,6 +20,7 @@ from enricher.notification import Notification
 from enricher.routing import Silence
 from enricher.store.base import (
     KEEP_RESOLVED_DAYS,
+    Backlog,
     Event,
     OutboxRow,
     OutboxState,
@@ -152,13 +153,27 @@ class MemoryStore:
             added += 1
         return added
 
-    def due(self, now: datetime, limit: int = 200) -> list[OutboxRow]:
-        pending = [r for r in self._s.outbox.values() if r.state == "pending"]
+    def due(self, now: datetime, limit: int = 200, *, sink: str | None = None) -> list[OutboxRow]:
+        pending = [r for r in self._s.outbox.values() if r.state == "pending" and sink in (None, r.sink)]
         return [r for r in iter_due(pending) if r.next_at <= now][:limit]
+
+    def mark_sending(self, row_id: int, now: datetime) -> None:
+        self._s.outbox[row_id] = dataclasses.replace(self._s.outbox[row_id], sending_at=now)
+
+    def defer_sink(self, sink: str, until: datetime) -> int:
+        moved = [
+            r
+            for r in self._s.outbox.values()
+            if r.sink == sink and r.state == "pending" and r.next_at < until
+        ]
+        for r in moved:
+            self._s.outbox[r.id] = dataclasses.replace(r, next_at=until)
+        return len(moved)
 
     def _update(self, row_id: int, **changes: object) -> None:
         row = self._s.outbox[row_id]
-        self._s.outbox[row_id] = dataclasses.replace(row, attempts=row.attempts + 1, **changes)  # type: ignore[arg-type]
+        changes.update(attempts=row.attempts + 1, sending_at=None)
+        self._s.outbox[row_id] = dataclasses.replace(row, **changes)  # type: ignore[arg-type]
 
     def mark_delivered(self, row_id: int, now: datetime, detail: str = "") -> None:
         self._update(row_id, state="delivered", last_error=detail)
@@ -173,11 +188,15 @@ class MemoryStore:
         return [r for r in self._s.outbox.values() if state is None or r.state == state][:limit]
 
     def outbox_depth(self) -> dict[str, int]:
-        depth: dict[str, int] = {}
+        return {sink: b.depth for sink, b in self.backlog().items()}
+
+    def backlog(self) -> dict[str, Backlog]:
+        found: dict[str, Backlog] = {}
         for r in self._s.outbox.values():
             if r.state == "pending":
-                depth[r.sink] = depth.get(r.sink, 0) + 1
-        return depth
+                b = found.get(r.sink) or Backlog(0, r.created_at, r.next_at)
+                found[r.sink] = Backlog(b.depth + 1, min(b.oldest, r.created_at), min(b.next_at, r.next_at))
+        return found
 
     def beat(self, name: str, now: datetime, detail: str = "") -> None:
         self._s.beats[name] = (now, detail)

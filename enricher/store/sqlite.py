@@ -18,14 +18,10 @@ from pathlib import Path
 from connectors.records import RunRecord
 from enricher.errors import StoreError
 from enricher.incidents import Book, Incident
-from enricher.notification import Notification
 from enricher.routing import Silence
 from enricher.store.base import (
     KEEP_RESOLVED_DAYS,
     Event,
-    OutboxRow,
-    OutboxState,
-    iter_due,
     run_key,
     worth_processing,
 )
@@ -37,6 +33,7 @@ from enricher.store.codec import (
     silence_from,
     silence_json,
 )
+from enricher.store.sqlite_outbox import OutboxTable
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -69,10 +66,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX outbox_pending_order ON outbox(sink, incident_id, id) WHERE state = 'pending';
     """,
+    # 3: the in-flight mark (an attempt started, its outcome not yet recorded)
+    """
+    ALTER TABLE outbox ADD COLUMN sending_at TEXT;
+    """,
 )
 
 
-class SQLiteStore:
+class SQLiteStore(OutboxTable):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
@@ -267,71 +268,6 @@ class SQLiteStore:
         self.add_silence(Silence(s.id, s.match, min(s.ends_at, now), s.comment, s.created_by))
         return True
 
-    # -- outbox ----------------------------------------------------------------------------------
-
-    def enqueue(self, notification: Notification, sinks: Sequence[str], now: datetime) -> int:
-        body = json.dumps(notification.to_dict(), ensure_ascii=False)
-        added = 0
-        with self.transaction():
-            for sink in sinks:
-                cur = self._run(
-                    "INSERT OR IGNORE INTO outbox (notification_id, sink, incident_id, body, created_at, next_at, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        notification.id,
-                        sink,
-                        notification.incident_id,
-                        body,
-                        now.isoformat(),
-                        now.isoformat(),
-                        now.isoformat(),
-                    ),
-                )
-                added += cur.rowcount
-        return added
-
-    def due(self, now: datetime, limit: int = 200) -> list[OutboxRow]:
-        rows = self._run(
-            "SELECT * FROM outbox o WHERE state = 'pending' AND next_at <= ? AND NOT EXISTS (SELECT 1 FROM outbox p "
-            "WHERE p.state = 'pending' AND p.sink = o.sink AND p.incident_id = o.incident_id AND p.id < o.id) "
-            "ORDER BY id LIMIT ?",
-            (now.isoformat(), limit),
-        ).fetchall()
-        return list(iter_due([_row(r) for r in rows]))
-
-    def mark_delivered(self, row_id: int, now: datetime, detail: str = "") -> None:
-        self._run(
-            "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, updated_at = ?, last_error = ? "
-            "WHERE id = ?",
-            (now.isoformat(), detail[:500], row_id),
-        )
-
-    def mark_retry(self, row_id: int, next_at: datetime, error: str) -> None:
-        self._run(
-            "UPDATE outbox SET attempts = attempts + 1, next_at = ?, updated_at = ?, last_error = ? WHERE id = ?",
-            (next_at.isoformat(), next_at.isoformat(), error[:500], row_id),
-        )
-
-    def mark_dead(self, row_id: int, now: datetime, error: str) -> None:
-        self._run(
-            "UPDATE outbox SET state = 'dead', attempts = attempts + 1, updated_at = ?, last_error = ? "
-            "WHERE id = ?",
-            (now.isoformat(), error[:500], row_id),
-        )
-
-    def outbox(self, *, state: OutboxState | None = None, limit: int = 1000) -> list[OutboxRow]:
-        if state:
-            rows = self._run(
-                "SELECT * FROM outbox WHERE state = ? ORDER BY id LIMIT ?", (state, limit)
-            ).fetchall()
-        else:
-            rows = self._run("SELECT * FROM outbox ORDER BY id LIMIT ?", (limit,)).fetchall()
-        return [_row(r) for r in rows]
-
-    def outbox_depth(self) -> dict[str, int]:
-        rows = self._run("SELECT sink, COUNT(*) FROM outbox WHERE state = 'pending' GROUP BY sink").fetchall()
-        return {sink: int(n) for sink, n in rows}
-
     # -- heartbeat -------------------------------------------------------------------------------
 
     def beat(self, name: str, now: datetime, detail: str = "") -> None:
@@ -340,17 +276,3 @@ class SQLiteStore:
     def last_beat(self, name: str) -> tuple[datetime, str] | None:
         row = self._run("SELECT at, detail FROM heartbeat WHERE name = ?", (name,)).fetchone()
         return (datetime.fromisoformat(row[0]), row[1]) if row else None
-
-
-def _row(r: tuple[object, ...]) -> OutboxRow:
-    row_id, _nid, sink, _iid, body, state, attempts, created, next_at, _updated, error = r
-    return OutboxRow(
-        id=int(str(row_id)),
-        notification=Notification.from_dict(json.loads(str(body))),
-        sink=str(sink),
-        attempts=int(str(attempts)),
-        created_at=datetime.fromisoformat(str(created)),
-        next_at=datetime.fromisoformat(str(next_at)),
-        state=str(state),  # type: ignore[arg-type]
-        last_error=str(error),
-    )
