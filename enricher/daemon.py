@@ -1,7 +1,8 @@
 """The long-running service: APScheduler jobs around the pipeline, signals, health.
 
-One job per source (interval with jitter, ``max_instances=1``, ``coalesce``), one flush-and-deliver
-job, one housekeeping job. Signal handlers only set an event; every wait in the daemon (HTTP
+One job per source (interval with jitter, ``max_instances=1``, ``coalesce``), one flush job (due
+notifications into the outbox, then a wake-up for the delivery workers: it never waits for a
+destination), one housekeeping job, and one delivery worker thread per sink. Signal handlers only set an event; every wait in the daemon (HTTP
 retries, rate limiting, the main loop) is ``event.wait(timeout)``, so SIGTERM or Ctrl-C stops it
 within seconds, and because each poll's effects are one transaction, stopping mid-cycle loses
 nothing.
@@ -96,9 +97,10 @@ class Service:
             },
         )
 
-    def flush_and_deliver(self) -> None:
+    def flush(self) -> None:
+        """Write due notifications to the outbox and tell the sink workers; delivery happens there."""
         self.pipeline.flush(self.clock())
-        self.deliverer.deliver_due()
+        self.deliverer.wake()
 
     def last_success(self) -> datetime | None:
         beats = [self.store.last_beat(f"poll:{job.name}") for job in self.jobs]
@@ -143,6 +145,7 @@ class Service:
 
     def close(self) -> None:
         self.stop.set()
+        self.deliverer.shutdown()
         for sink in self.sinks.values():
             try:
                 sink.close()
@@ -179,14 +182,15 @@ class Daemon:
                 next_run_time=now,
             )
         scheduler.add_job(
-            svc.flush_and_deliver,
+            svc.flush,
             "interval",
             seconds=svc.config.delivery.interval.total_seconds(),
-            id="deliver",
+            id="flush",
             next_run_time=now + timedelta(seconds=1),
         )
         scheduler.add_job(lambda: svc.pipeline.prune(svc.clock()), "interval", hours=6, id="prune")
         server = svc.health_server().start()
+        svc.deliverer.start()
         scheduler.start()
         log.info(
             "started",

@@ -45,6 +45,16 @@ class Metrics:
                 "Notification deliveries by sink and outcome.",
             ),
             ("aadsts_enricher_outbox_depth", "gauge", "Notifications waiting for delivery, by sink."),
+            (
+                "aadsts_enricher_outbox_oldest_age_seconds",
+                "gauge",
+                "How long the oldest notification waiting for each sink has waited.",
+            ),
+            (
+                "aadsts_enricher_outbox_next_attempt_timestamp_seconds",
+                "gauge",
+                "When each sink's next waiting notification is due (Unix time).",
+            ),
             ("aadsts_enricher_cycle_duration_seconds_sum", "counter", "Total seconds spent in poll cycles."),
             ("aadsts_enricher_cycle_duration_seconds_count", "counter", "Number of poll cycles."),
             (

@@ -14,6 +14,7 @@ honouring ``Retry-After``; other 4xx permanent; 3xx permanent unless the sink sa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterable, Mapping
@@ -83,6 +84,16 @@ def url_secrets(url: str) -> list[str]:
     found = [url, parts.path, parts.query, *(p for p in parts.path.split("/") if len(p) >= 8)]
     found += [v for kv in parts.query.split("&") for v in kv.split("=")[1:] if len(v) >= 8]
     return [s for s in found if s and s != "/"]
+
+
+def destination_key(kind: str, *parts: str) -> str:
+    """Who the rate limit and Retry-After belong to (a webhook URL, a routing key), as a digest.
+
+    Two sinks with the same key share one pause and one pace; the digest keeps the secret out of
+    anything that might print the key.
+    """
+    digest = hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]
+    return f"{kind}:{digest}"
 
 
 def where(url: str) -> str:

@@ -21,7 +21,7 @@ from enricher.config import PagerDutySinkConfig
 from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
-from enricher.sinks.http import HttpPoster, check_url, json_body
+from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body
 from enricher.sinks.templates import RenderError, load_template, require_object
 
 SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info", "info": "info"}
@@ -128,6 +128,7 @@ class PagerDutySink:
         self.url = config.url
         self._key = config.routing_key.get_secret_value()
         check_url(self.url, sink=config.name, field="url")
+        self.destination = destination_key("pagerduty", self.url, self._key)  # the limit is per routing key
         self.http = HttpPoster.for_sink(config, config_dir, [self._key])
         self.template = load_template(
             config.template, config_dir, sink=config.name, output="json", check=require_object("summary")

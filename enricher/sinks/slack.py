@@ -21,7 +21,7 @@ from enricher.config import SlackSinkConfig
 from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
-from enricher.sinks.http import HttpPoster, check_url, json_body, url_secrets
+from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body, url_secrets
 from enricher.sinks.templates import RenderError, load_template, require_object
 
 _BROKEN = "the webhook is revoked or its channel is gone: create a new webhook URL"
@@ -151,6 +151,7 @@ class SlackSink:
         self.send_resolved = config.send_resolved
         self._url = config.webhook_url.get_secret_value()
         check_url(self._url, sink=config.name, field="webhook_url", secret=True)
+        self.destination = destination_key("slack", self._url)
         self.http = HttpPoster.for_sink(config, config_dir, url_secrets(self._url))
         self.template = load_template(
             config.template,

@@ -19,7 +19,7 @@ from enricher.config import TeamsSinkConfig
 from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
-from enricher.sinks.http import HttpPoster, check_url, json_body, url_secrets
+from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body, url_secrets
 from enricher.sinks.templates import RenderError, load_template
 
 CARD = "application/vnd.microsoft.card.adaptive"
@@ -163,6 +163,7 @@ class TeamsSink:
         self.send_resolved = config.send_resolved
         self._url = config.webhook_url.get_secret_value()
         check_url(self._url, sink=config.name, field="webhook_url", secret=True)
+        self.destination = destination_key("teams", self._url)
         self.http = HttpPoster.for_sink(config, config_dir, url_secrets(self._url))
         self.template = load_template(
             config.template, config_dir, sink=config.name, output="json", check=check_message

@@ -29,7 +29,7 @@ from enricher.errors import ConfigError
 from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
-from enricher.sinks.http import HttpPoster, check_url, json_body
+from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body
 from enricher.sinks.templates import RenderError, load_template
 
 NOTES = {410: "the receiver asks us to stop: remove or fix this sink"}
@@ -99,6 +99,7 @@ class WebhookSink:
         self.send_resolved = config.send_resolved
         self.url = config.url
         check_url(self.url, sink=config.name, field="url")
+        self.destination = destination_key("webhook", self.url)
         self.cloudevents = config.cloudevents
         self.source = config.cloudevents_source
         self.clock = clock

@@ -38,6 +38,8 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # arrival, for "nothing before Retry-After"
+    answered: float = 0.0  # when the reply was written
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -49,6 +51,7 @@ class Reply:
     body: bytes | Callable[[Recorded], bytes] = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    hold: threading.Event | None = None  # answer only once this is set: a hung destination
 
 
 class Receiver:
@@ -73,6 +76,8 @@ class Receiver:
                 reply = outer.script.popleft() if outer.script else outer.default
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.hold is not None:
+                    reply.hold.wait(60)
                 body = reply.body(recorded) if callable(reply.body) else reply.body
                 try:
                     self.send_response(reply.status)
@@ -81,8 +86,10 @@ class Receiver:
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)
+                    self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass
+                recorded.answered = time.monotonic()
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: pytest shows failures, not access logs."""
