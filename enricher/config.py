@@ -8,11 +8,21 @@ any problem into one ``ConfigError`` line that names the path: ``sinks[2].webhoo
 
 from __future__ import annotations
 
+import difflib
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, None: 1}
@@ -30,6 +40,53 @@ def parse_duration(value: Any) -> Any:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def check_pattern(pattern: str) -> str:
+    """A ``re:...`` value must compile here, not in the middle of a cycle; globs cannot be wrong."""
+    if pattern.startswith("re:"):
+        try:
+            re.compile(pattern[3:])
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+    return pattern
+
+
+def check_timezone(name: str) -> str:
+    """An IANA zone that exists on this machine (or in the tzdata package); suggests the closest name."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(name, available_timezones(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else " (an IANA name such as 'Europe/Amsterdam')"
+        raise ValueError(f"unknown time zone {name!r}{hint}") from None
+    return name
+
+
+def parse_timestamp(value: Any) -> Any:
+    """ISO 8601 with a time zone; YAML may already have made a datetime of an unquoted value."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO 8601 time (e.g. 2030-01-01T00:00:00Z)") from None
+    if isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError("give a time zone, e.g. 2030-01-01T00:00:00Z or 2030-01-01T01:00:00+01:00")
+    return value
+
+
+def check_listen(value: str) -> str:
+    """``HOST:PORT`` (``[::1]:9464`` for IPv6), port 0-65535: the health server binds it at start."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535 or (":" in host and not host.startswith("[")):
+        raise ValueError(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:9464, 0.0.0.0:9464, [::1]:9464)")
+    return value
+
+
+Pattern = Annotated[str, AfterValidator(check_pattern)]
+TimeZone = Annotated[str, AfterValidator(check_timezone)]
+#: An ISO 8601 time with a time zone (a naive time would be compared with UTC at run time and fail).
+Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp)]
 Severity = Literal["critical", "high", "medium", "low", "info"]
 
 
@@ -40,8 +97,8 @@ class Strict(BaseModel):
 class NameFilterConfig(Strict):
     """Globs (``Finance*``) or regular expressions written ``re:...``."""
 
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
+    include: tuple[Pattern, ...] = ()
+    exclude: tuple[Pattern, ...] = ()
 
 
 # -- sources ------------------------------------------------------------------------------------
@@ -267,12 +324,12 @@ class Match(Strict):
     """Each field is one value or a list; strings are globs or ``re:...``. All given fields must match."""
 
     severity: tuple[Severity, ...] | None = None
-    category: tuple[str, ...] | None = None
-    code: tuple[str, ...] | None = None
-    source: tuple[str, ...] | None = None
-    tenant: tuple[str, ...] | None = None
-    workspace: tuple[str, ...] | None = None
-    item: tuple[str, ...] | None = None
+    category: tuple[Pattern, ...] | None = None
+    code: tuple[Pattern, ...] | None = None
+    source: tuple[Pattern, ...] | None = None
+    tenant: tuple[Pattern, ...] | None = None
+    workspace: tuple[Pattern, ...] | None = None
+    item: tuple[Pattern, ...] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -293,7 +350,7 @@ class RouteConfig(Strict):
 
 class SilenceConfig(Strict):
     match: Match
-    ends_at: str
+    ends_at: Timestamp
     comment: str = ""
 
 
@@ -303,7 +360,7 @@ _WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun
 
 class MaintenanceWindow(Strict):
     name: str
-    timezone: str = "UTC"
+    timezone: TimeZone = "UTC"
     weekdays: tuple[Weekday, ...] = _WEEKDAYS
     start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     end: str = Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$")
@@ -318,11 +375,18 @@ class DeliveryConfig(Strict):
 
 
 class HealthConfig(Strict):
-    listen: str = "127.0.0.1:9464"
+    listen: Annotated[str, AfterValidator(check_listen)] = "127.0.0.1:9464"
     ready_after: Duration = timedelta(minutes=15)
     basic_user: str | None = None
     basic_password: SecretStr | None = None
     bearer_token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> HealthConfig:
+        """A user without a password (or the reverse) would silently leave the endpoints open."""
+        if (self.basic_user is None) != (self.basic_password is None):
+            raise ValueError("basic_user and basic_password go together")
+        return self
 
 
 class StateConfig(Strict):
@@ -351,20 +415,22 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _names_resolve(self) -> Config:
-        names = [s.name for s in self.sinks]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"sink names must be unique: {', '.join(duplicates)}")
-        for i, route in enumerate(self.routes):
-            for sink in route.sinks:
-                if sink not in names:
-                    raise ValueError(f"routes[{i}].sinks: no sink named {sink!r} (known: {', '.join(names)})")
-        for sink in self.default_sinks:
-            if sink not in names:
-                raise ValueError(f"default_sinks: no sink named {sink!r} (known: {', '.join(names)})")
-        tenants = [t.name for t in self.tenants]
-        if len(set(tenants)) != len(tenants):
-            raise ValueError("tenant names must be unique")
+        """Names are unique and every sink a route names exists; messages start with the path."""
+        for section, names in (
+            ("tenants", [t.name for t in self.tenants]),
+            ("sinks", [s.name for s in self.sinks]),
+            ("maintenance", [w.name for w in self.maintenance]),
+        ):
+            for i, name in enumerate(names):
+                if name in names[:i]:
+                    raise ValueError(f"{section}[{i}].name: {name!r} is used twice; names must be unique")
+        sinks = [s.name for s in self.sinks]
+        wanted = [(f"routes[{i}].sinks", n) for i, r in enumerate(self.routes) for n in r.sinks]
+        for where, name in [*wanted, *(("default_sinks", n) for n in self.default_sinks)]:
+            if name not in sinks:
+                close = difflib.get_close_matches(name, sinks, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ValueError(f"{where}: no sink named {name!r} ({hint}known: {', '.join(sinks)})")
         return self
 
     @property

@@ -18,7 +18,7 @@ import inspect
 import sys
 import types
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -150,7 +150,14 @@ def _type_of(annotation: Any) -> str:
         return text + (", optional" if len(members) < len(args) else "")
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return f"[{annotation.__name__}](#{_anchor(annotation)})"
-    simple = {str: "string", int: "integer", float: "number", bool: "boolean", timedelta: "duration"}
+    simple = {
+        str: "string",
+        int: "integer",
+        float: "number",
+        bool: "boolean",
+        timedelta: "duration",
+        datetime: "time (ISO 8601 with a zone)",
+    }
     if annotation in simple:
         return simple[annotation]
     if annotation is SecretStr:

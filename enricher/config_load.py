@@ -8,14 +8,16 @@ the offending value, e.g. ``sinks[2].webhook_url: Field required``.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from enricher.config import Config
 from enricher.errors import ConfigError
@@ -39,7 +41,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_first_error(exc)) from exc
+        raise ConfigError(error_line(exc)) from exc
 
 
 def _substitute(value: Any, environ: Mapping[str, str], where: tuple[str | int, ...]) -> Any:
@@ -73,36 +75,78 @@ def dotted(loc: tuple[str | int, ...]) -> str:
     return text or "config"
 
 
-_TAGS = {
-    "powerbi",
-    "fabric",
-    "adf",
-    "synapse",
-    "console",
-    "jsonl",
-    "slack",
-    "teams",
-    "pagerduty",
-    "webhook",
-    "email",
-    "otel",
-    "function-after",
-    "function-before",
-}
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = tuple(
-        p for p in err["loc"] if not (isinstance(p, str) and (p in _TAGS or p.startswith("function-")))
-    )
+def error_line(exc: ValidationError, root: type[BaseModel] = Config) -> str:
+    """One line for the first problem: the path, then what is wrong (a hint for a misspelt key)."""
+    errors = exc.errors()
+    # a misspelt key also makes the real one "missing": the misspelling is the news
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    path = tuple(p for i, p in enumerate(loc) if not _is_tag(root, loc[:i], p))
     message = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "union_tag_invalid":
+    if err["type"] == "extra_forbidden":
+        allowed = _keys_at(root, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(allowed)}"
+        message = f"unknown setting ({hint})"
+    elif err["type"] == "union_tag_invalid":
         message = f"unknown type {err.get('input', {}).get('type')!r}; expected one of {err['ctx']['expected_tags']}"
     elif err["type"] == "union_tag_not_found":
         message = (
             f"missing 'type' (one of {err['ctx']['discriminator']})" if "ctx" in err else "missing 'type'"
         )
-    if message.startswith(("routes[", "default_sinks:")):
-        return message
-    return f"{dotted(loc)}: {message}"
+    if _NAMES_PATH.match(message):  # a model-level check that names its own path, relative to the model
+        return f"{dotted(path)}.{message}" if path else message
+    return f"{dotted(path)}: {message}"
+
+
+_NAMES_PATH = re.compile(r"^[a-z_]+(\[\d+\])?(\.[a-z_]+)*: ")
+
+
+def _models(annotation: Any) -> Iterator[type[BaseModel]]:
+    """The config models inside an annotation (through Annotated, unions, Optional and tuples)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+        return
+    for arg in get_args(annotation):
+        yield from _models(arg)
+
+
+def _is_tag(root: type[BaseModel], before: tuple[str | int, ...], part: str | int) -> bool:
+    """Whether ``part`` is a discriminator value pydantic put into the location (``sinks.0.slack``)."""
+    models = _at(root, before)
+    return (
+        isinstance(part, str)
+        and not any(part in _fields(m) for m in models)
+        and any(_type_tag(m) == part for m in models)
+    )
+
+
+def _at(root: type[BaseModel], loc: tuple[str | int, ...]) -> list[type[BaseModel]]:
+    """The models that can stand at ``loc`` (a discriminator value narrows a union to one)."""
+    models: list[type[BaseModel]] = [root]
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        found: list[type[BaseModel]] = []
+        for model in models:
+            field = _fields(model).get(part)
+            if field is not None:
+                found += _models(field.annotation)
+            elif _type_tag(model) == part:
+                found.append(model)
+        models = found
+    return models
+
+
+def _fields(model: type[BaseModel]) -> dict[str, FieldInfo]:
+    return {field.alias or name: field for name, field in model.model_fields.items()}
+
+
+def _type_tag(model: type[BaseModel]) -> str | None:
+    field = model.model_fields.get("type")
+    args = get_args(field.annotation) if field else ()
+    return str(args[0]) if len(args) == 1 else None
+
+
+def _keys_at(root: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    return sorted({key for model in _at(root, loc) for key in _fields(model)})

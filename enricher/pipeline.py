@@ -85,7 +85,7 @@ class Pipeline:
             Silence(
                 f"config-{i}",
                 s.match,
-                datetime.fromisoformat(s.ends_at.replace("Z", "+00:00")),
+                s.ends_at,
                 s.comment,
                 "config",
             )

@@ -80,7 +80,7 @@ def option_names(model: type, seen: set[type] | None = None) -> set[str]:
             lambda t: t + "routes: [{match: {severity: high}, sinks: [pager]}]\n",
             "routes[0].sinks: no sink named 'pager' (known: screen)",
         ),
-        (lambda t: t + "incident: {}\n", "incident: Extra inputs are not permitted"),
+        (lambda t: t + "incident: {}\n", "incident: unknown setting (did you mean 'incidents'?)"),
         (lambda t: t + "maintenance: [{name: w, start: '25:00', end: '02:00'}]\n", "maintenance[0].start"),
         (
             lambda t: t.replace("client_secret, client_id: c1,", "client_secret,"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from enricher import config as cfg
-from enricher.config_load import load_config
+from enricher.preflight import load_checked
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,7 +51,10 @@ def summary(config: cfg.Config) -> list[str]:
         f"incidents grouped by {', '.join(inc.group_by)}; wait {_dur(inc.group_wait)}, interval "
         f"{_dur(inc.group_interval)}, reminders every {_dur(inc.repeat_interval)}"
     )
-    lines += [f"silence until {s.ends_at}: {s.match.model_dump(exclude_none=True)}" for s in config.silences]
+    lines += [
+        f"silence until {s.ends_at.isoformat()}: {s.match.model_dump(exclude_none=True)}"
+        for s in config.silences
+    ]
     lines += [
         f"maintenance {w.name}: {','.join(w.weekdays)} {w.start}-{w.end} {w.timezone}"
         for w in config.maintenance
@@ -71,7 +74,7 @@ def _dur(value: object) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_checked(args.config)
     print(f"{args.config}: valid")
     print("\n".join(summary(config)))
     return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from enricher import logs
 from enricher.config_load import load_config
+from enricher.preflight import load_checked
 from enricher.wiring import secrets_of
 
 
@@ -77,7 +78,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _service(path: str):  # type: ignore[no-untyped-def]
     from enricher.daemon import Service
 
-    config = load_config(path)
+    config = load_checked(path)
     logs.setup(config.log.level, config.log.format, secrets_of(config))
     return Service(config, Path(path).resolve().parent)
 

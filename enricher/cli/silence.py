@@ -7,9 +7,12 @@ import getpass
 import uuid
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
+
 from enricher.config import Match, parse_duration
-from enricher.config_load import load_config
+from enricher.config_load import error_line
 from enricher.errors import ConfigError
+from enricher.preflight import load_checked
 from enricher.routing import Silence
 from enricher.store import SQLiteStore
 from enricher.wiring import state_db
@@ -46,7 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _store(path: str) -> SQLiteStore:
-    return SQLiteStore(state_db(load_config(path)))
+    return SQLiteStore(state_db(load_checked(path)))
 
 
 def parse_match(pairs: list[str]) -> Match:
@@ -58,8 +61,8 @@ def parse_match(pairs: list[str]) -> Match:
         data.setdefault(label.strip(), []).append(value.strip())
     try:
         return Match.model_validate(data)
-    except ValueError as exc:
-        raise ConfigError(f"--match: {str(exc).splitlines()[0]}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"--match {error_line(exc, Match)}") from exc
 
 
 def cmd_add(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from enricher.notification import Notification
 from enricher.render import Style
 from enricher.sinks import text
 from enricher.sinks.base import DeliveryResult
-from enricher.sinks.templates import RenderError, load_template
+from enricher.sinks.templates import TEXT, RenderError, load_template
 
 EXCERPT = 500
 WIDTH = 100  # long sentences wrap; commands and URLs never do, so they still copy and paste
@@ -105,7 +105,7 @@ class ConsoleSink:
         self.format = config.format
         self.stream = stream if stream is not None else sys.stdout
         self.style = Style(self._colour(config.color))
-        self.template = load_template(config.template, config_dir, sink=config.name, output="text")
+        self.template = load_template(config.template, config_dir, sink=config.name, spec=TEXT)
         self._lock = threading.Lock()
 
     def _colour(self, setting: str) -> bool:

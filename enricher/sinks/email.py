@@ -34,7 +34,7 @@ from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
 from enricher.sinks.http import redact
-from enricher.sinks.templates import RenderError, SinkTemplate, load_template
+from enricher.sinks.templates import RenderError, SinkTemplate, TemplateSpec, load_template
 
 DOMAIN = "aadsts-enricher"
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -131,6 +131,10 @@ def smtp_result(code: int, message: bytes | str, secrets: list[str]) -> Delivery
     )
 
 
+#: what a ``template:`` for this sink must render (checked by check-config and at start)
+TEMPLATE = TemplateSpec("html")
+
+
 class EmailSink:
     def __init__(self, config: EmailSinkConfig, config_dir: Path = Path(".")) -> None:
         self.name = config.name
@@ -151,7 +155,7 @@ class EmailSink:
             if not cafile.is_file():
                 raise ConfigError(f"sinks[{self.name}].ca_bundle: no such file: {cafile}")
         self.context = ssl.create_default_context(cafile=str(cafile) if cafile else None)
-        self.template = load_template(config.template, config_dir, sink=config.name, output="html")
+        self.template = load_template(config.template, config_dir, sink=config.name, spec=TEMPLATE)
         self.html = self.template or SinkTemplate(HTML, output="html", origin="built-in")
 
     def __repr__(self) -> str:

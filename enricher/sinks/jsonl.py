@@ -21,9 +21,13 @@ from pathlib import Path
 from enricher.config import JsonlSinkConfig
 from enricher.notification import Notification
 from enricher.sinks.base import DeliveryResult
-from enricher.sinks.templates import RenderError, load_template, require_object
+from enricher.sinks.templates import RenderError, TemplateSpec, load_template, require_object
 
 TAIL_BYTES = 8 * 1024 * 1024
+
+
+#: what a ``template:`` for this sink must render (checked by check-config and at start)
+TEMPLATE = TemplateSpec("json", require_object())
 
 
 class JsonlSink:
@@ -32,9 +36,7 @@ class JsonlSink:
         self.rate = 1000.0
         self.send_resolved = config.send_resolved
         self.path = Path(config.path).expanduser()  # runtime files are relative to the working directory
-        self.template = load_template(
-            config.template, config_dir, sink=config.name, output="json", check=require_object()
-        )
+        self.template = load_template(config.template, config_dir, sink=config.name, spec=TEMPLATE)
         self._lock = threading.Lock()
         self._written: set[str] | None = None
 

@@ -44,7 +44,7 @@ from enricher.sinks import text
 from enricher.sinks.base import DeliveryResult
 from enricher.sinks.http import RETRYABLE, parse_retry_after, where
 from enricher.sinks.otel_attrs import STATS, log_attributes, metric_attributes, observations
-from enricher.sinks.templates import RenderError, load_template
+from enricher.sinks.templates import TEXT, RenderError, load_template
 
 Stats = Callable[[], Mapping[str, Any]]
 SCOPE = "aadsts_enricher.sinks"
@@ -175,7 +175,7 @@ class OtelSink:
         environ = os.environ if environ is None else environ
         self.protocol = protocol_of(config, environ)
         self.where = target(config, self.protocol, environ)
-        self.template = load_template(config.template, config_dir, sink=config.name, output="text")
+        self.template = load_template(config.template, config_dir, sink=config.name, spec=TEXT)
         self.session = RecordingSession()
         log_exporter, metric_exporter = exporters(config, self.protocol, self.session)
         found = resource()

@@ -22,7 +22,7 @@ from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
 from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body
-from enricher.sinks.templates import RenderError, load_template, require_object
+from enricher.sinks.templates import RenderError, TemplateSpec, load_template, require_object
 
 SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info", "info": "info"}
 HEADERS = {"Content-Type": "application/json"}
@@ -120,6 +120,10 @@ def resolve(n: Notification, routing_key: str) -> dict[str, Any]:
     return {"routing_key": routing_key, "dedup_key": dedup_key(n), "event_action": "resolve"}
 
 
+#: what a ``template:`` for this sink must render (checked by check-config and at start)
+TEMPLATE = TemplateSpec("json", require_object("summary"))
+
+
 class PagerDutySink:
     def __init__(self, config: PagerDutySinkConfig, config_dir: Path = Path(".")) -> None:
         self.name = config.name
@@ -130,9 +134,7 @@ class PagerDutySink:
         check_url(self.url, sink=config.name, field="url")
         self.destination = destination_key("pagerduty", self.url, self._key)  # the limit is per routing key
         self.http = HttpPoster.for_sink(config, config_dir, [self._key])
-        self.template = load_template(
-            config.template, config_dir, sink=config.name, output="json", check=require_object("summary")
-        )
+        self.template = load_template(config.template, config_dir, sink=config.name, spec=TEMPLATE)
 
     def __repr__(self) -> str:
         return f"PagerDutySink(name={self.name!r})"

@@ -8,6 +8,7 @@ fails to build, the ones already built are closed and the ``ConfigError`` propag
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -20,6 +21,7 @@ from enricher.sinks.jsonl import JsonlSink
 from enricher.sinks.pagerduty import PagerDutySink
 from enricher.sinks.slack import SlackSink
 from enricher.sinks.teams import TeamsSink
+from enricher.sinks.templates import TEXT, load_template
 from enricher.sinks.webhook import WebhookSink
 
 Stats = Callable[[], Mapping[str, Any]]
@@ -72,3 +74,16 @@ def build_sinks(
             sink.close()
         raise
     return built
+
+
+def check_sinks(config: cfg.Config, config_dir: Path) -> None:
+    """Everything building the sinks would find wrong, found now: templates render, CA files exist.
+
+    Every sink but OpenTelemetry is built and closed again (their constructors touch no network);
+    the OTel sink starts exporter threads when built, so only its template is checked.
+    """
+    for sink_config in config.sinks:
+        if isinstance(sink_config, cfg.OtelSinkConfig):
+            load_template(sink_config.template, config_dir, sink=sink_config.name, spec=TEXT)
+        else:
+            build_sink(sink_config, config_dir, stream=io.StringIO()).close()

@@ -22,7 +22,7 @@ from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
 from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body, url_secrets
-from enricher.sinks.templates import RenderError, load_template, require_object
+from enricher.sinks.templates import RenderError, TemplateSpec, load_template, require_object
 
 _BROKEN = "the webhook is revoked or its channel is gone: create a new webhook URL"
 NOTES = {403: _BROKEN, 404: _BROKEN, 410: _BROKEN, 400: "Slack rejected the message"}
@@ -144,6 +144,10 @@ def clamp(message: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
+#: what a ``template:`` for this sink must render (checked by check-config and at start)
+TEMPLATE = TemplateSpec("json", require_object("text", "blocks"))
+
+
 class SlackSink:
     def __init__(self, config: SlackSinkConfig, config_dir: Path = Path(".")) -> None:
         self.name = config.name
@@ -153,13 +157,7 @@ class SlackSink:
         check_url(self._url, sink=config.name, field="webhook_url", secret=True)
         self.destination = destination_key("slack", self._url)
         self.http = HttpPoster.for_sink(config, config_dir, url_secrets(self._url))
-        self.template = load_template(
-            config.template,
-            config_dir,
-            sink=config.name,
-            output="json",
-            check=require_object("text", "blocks"),
-        )
+        self.template = load_template(config.template, config_dir, sink=config.name, spec=TEMPLATE)
 
     def __repr__(self) -> str:
         return f"SlackSink(name={self.name!r})"

@@ -20,7 +20,7 @@ from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
 from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body, url_secrets
-from enricher.sinks.templates import RenderError, load_template
+from enricher.sinks.templates import RenderError, TemplateSpec, load_template
 
 CARD = "application/vnd.microsoft.card.adaptive"
 NOTES = {404: "the Workflow is deleted or turned off", 401: "the Workflow needs a different trigger setting"}
@@ -156,6 +156,10 @@ def check_message(value: object) -> None:
         raise ValueError("attachments[0].content must be the AdaptiveCard object")
 
 
+#: what a ``template:`` for this sink must render (checked by check-config and at start)
+TEMPLATE = TemplateSpec("json", check_message)
+
+
 class TeamsSink:
     def __init__(self, config: TeamsSinkConfig, config_dir: Path = Path(".")) -> None:
         self.name = config.name
@@ -165,9 +169,7 @@ class TeamsSink:
         check_url(self._url, sink=config.name, field="webhook_url", secret=True)
         self.destination = destination_key("teams", self._url)
         self.http = HttpPoster.for_sink(config, config_dir, url_secrets(self._url))
-        self.template = load_template(
-            config.template, config_dir, sink=config.name, output="json", check=check_message
-        )
+        self.template = load_template(config.template, config_dir, sink=config.name, spec=TEMPLATE)
 
     def __repr__(self) -> str:
         return f"TeamsSink(name={self.name!r})"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -71,6 +72,18 @@ _FILTERS: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class TemplateSpec:
+    """What a sink's template must produce: the output kind and, for JSON, a check of the value."""
+
+    output: Output
+    check: Check | None = None
+
+
+TEXT = TemplateSpec("text")
+HTML = TemplateSpec("html")
+
+
 class RenderError(Exception):
     """A template could not render one notification; the message is safe to show."""
 
@@ -121,10 +134,12 @@ def load_template(
     config_dir: Path,
     *,
     sink: str,
-    output: Output,
-    check: Check | None = None,
+    spec: TemplateSpec,
 ) -> SinkTemplate | None:
-    """The sink's template, compiled and test-rendered, or None when the sink has none."""
+    """The sink's template, compiled and test-rendered, or None when the sink has none.
+
+    ``sink`` names the sink in messages (``sinks[NAME].template``; ``check-config`` passes the index).
+    """
     if path is None:
         return None
     file = Path(path) if Path(path).is_absolute() else config_dir / path
@@ -134,12 +149,12 @@ def load_template(
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read {file}: {exc.strerror or exc}") from exc
     try:
-        template = SinkTemplate(source, output=output, check=check, origin=file.name)
+        template = SinkTemplate(source, output=spec.output, check=spec.check, origin=file.name)
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(f"{where}: {file.name} line {exc.lineno}: {exc.message}") from exc
     sample = make_test_notification(datetime(2025, 1, 1, tzinfo=UTC))
     try:
-        if output == "json":
+        if spec.output == "json":
             template.render_json(sample)
         else:
             template.render(sample)

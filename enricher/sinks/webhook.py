@@ -30,7 +30,7 @@ from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
 from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body
-from enricher.sinks.templates import RenderError, load_template
+from enricher.sinks.templates import RenderError, TemplateSpec, load_template
 
 NOTES = {410: "the receiver asks us to stop: remove or fix this sink"}
 SPEC_VERSION = "1.0"
@@ -86,6 +86,10 @@ def _reserved(header: str) -> bool:
     return name == "content-type" or name.startswith("webhook-")
 
 
+#: what a ``template:`` for this sink must render (checked by check-config and at start)
+TEMPLATE = TemplateSpec("json")
+
+
 class WebhookSink:
     def __init__(
         self,
@@ -107,7 +111,7 @@ class WebhookSink:
         self._key = signing_key(secret, sink=config.name) if secret else None
         self._extra = {k: v.get_secret_value() for k, v in config.headers.items()}
         self.http = HttpPoster.for_sink(config, config_dir, [s for s in (secret, *self._extra.values()) if s])
-        self.template = load_template(config.template, config_dir, sink=config.name, output="json")
+        self.template = load_template(config.template, config_dir, sink=config.name, spec=TEMPLATE)
 
     def __repr__(self) -> str:
         return f"WebhookSink(name={self.name!r}, url={self.url!r})"
