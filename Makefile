@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench bench-detect bench-poll bench-deliver container-smoke browser clean
+.PHONY: demo test lint types unit bench bench-detect bench-poll bench-deliver container-smoke browser promtool clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,7 +24,7 @@ types: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
-test: browser lint types unit
+test: browser promtool lint types unit
 
 # The dashboard's browser test drives Debian's chromium. Installed here when missing and we are root
 # with apt-get (the first time takes a minute or two); otherwise nothing happens and the test skips.
@@ -37,6 +37,18 @@ browser:
 		|| { apt-get update -qq >/dev/null 2>&1 \
 		     && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; } \
 		|| echo "could not install chromium: the dashboard browser test will be skipped"; \
+	fi
+
+# promtool (Debian's prometheus package) checks a real /metrics scrape and runs the alert rules' unit
+# tests (tests/test_metrics.py). Installed the same way as chromium above; otherwise those tests skip.
+promtool:
+	@if ! command -v promtool >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing promtool (Debian package prometheus) for the metrics tests (apt-get, first time only)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 \
+		|| { apt-get update -qq >/dev/null 2>&1 \
+		     && apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1; } \
+		|| echo "could not install promtool: the promtool checks in tests/test_metrics.py will be skipped"; \
 	fi
 
 bench: bench-detect bench-poll bench-deliver

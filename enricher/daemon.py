@@ -29,7 +29,7 @@ from enricher.metrics import Metrics
 from enricher.pipeline import CycleReport, Pipeline
 from enricher.sinks.base import Sink
 from enricher.store import SQLiteStore, Store
-from enricher.wiring import SourceJob, build_tenant, state_db
+from enricher.wiring import SourceJob, Tenant, build_tenant, state_db
 
 log = logging.getLogger("aadsts_enricher.daemon")
 
@@ -53,8 +53,10 @@ class Service:
         self.config = config
         self.clock = clock
         self.stop = threading.Event()
-        self.metrics = Metrics()
         self.kb = load_knowledge([Path(config_dir, config.knowledge_dir)] if config.knowledge_dir else [])
+        self.metrics = Metrics(kb_version=self.kb.version)
+        self._requests_counted: dict[tuple[str, str], int] = {}
+        self._requests_lock = threading.Lock()  # source jobs poll in parallel threads
         self.store = store or SQLiteStore(state_db(config))
         self.tenants = [build_tenant(t, self._sleep) for t in config.tenants]
         self.jobs: list[SourceJob] = [job for t in self.tenants for job in t.jobs]
@@ -116,13 +118,19 @@ class Service:
         }
 
     def _count_requests(self) -> None:
-        for tenant in self.tenants:
-            for api, count in tenant.http.requests.items():
-                self.metrics.set(
-                    "aadsts_enricher_api_requests_total",
-                    {"tenant": tenant.config.name, "api": api},
-                    float(count),
-                )
+        """The HTTP client keeps running totals; the counter gets what is new since last time."""
+        with self._requests_lock:
+            for tenant in self.tenants:
+                self._count_tenant_requests(tenant)
+
+    def _count_tenant_requests(self, tenant: Tenant) -> None:
+        for api, count in list(tenant.http.requests.items()):
+            key = (tenant.config.name, api)
+            new = count - self._requests_counted.get(key, 0)
+            if new > 0:
+                self._requests_counted[key] = count
+                labels = {"tenant": tenant.config.name, "api": api}
+                self.metrics.inc("aadsts_enricher_api_requests_total", labels, float(new))
 
     def health_server(self, listen: str | None = None) -> HealthServer:
         h = self.config.health

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from enricher.metrics import Metrics
+from enricher.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger("aadsts_enricher.health")
 
@@ -48,11 +48,7 @@ class HealthServer:
         self.routes: dict[str, Handler] = {
             "/healthz": lambda q: (200, "application/json", b'{"status": "ok"}'),
             "/readyz": self._ready,
-            "/metrics": lambda q: (
-                200,
-                "text/plain; version=0.0.4; charset=utf-8",
-                metrics.render().encode(),
-            ),
+            "/metrics": lambda q: (200, CONTENT_TYPE, metrics.render().encode()),
         }
         #: extra response headers per path (e.g. a Content-Security-Policy for a page)
         self.headers: dict[str, dict[str, str]] = {}
@@ -95,10 +91,17 @@ class HealthServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                self._serve(head=False)
+
+            def do_HEAD(self) -> None:
+                """What GET would answer, headers only (monitors and load balancers probe this way)."""
+                self._serve(head=True)
+
+            def _serve(self, *, head: bool) -> None:
                 url = urlparse(self.path)
                 route = server.routes.get(url.path)
                 if route is None:
-                    self._send(404, "application/json", b'{"error": "not found"}')
+                    self._send(404, "application/json", b'{"error": "not found"}', head=head)
                     return
                 if url.path != "/healthz" and not server._auth(self.headers.get("Authorization", "")):
                     self._send(
@@ -106,6 +109,7 @@ class HealthServer:
                         "application/json",
                         b'{"error": "unauthorized"}',
                         {"WWW-Authenticate": 'Basic realm="aadsts-enricher"'},
+                        head=head,
                     )
                     return
                 try:
@@ -113,10 +117,16 @@ class HealthServer:
                 except Exception:
                     log.exception("health endpoint failed", extra={"path": url.path})
                     status, ctype, body = 500, "application/json", b'{"error": "internal error"}'
-                self._send(status, ctype, body, server.headers.get(url.path))
+                self._send(status, ctype, body, server.headers.get(url.path), head=head)
 
             def _send(
-                self, status: int, ctype: str, body: bytes, headers: dict[str, str] | None = None
+                self,
+                status: int,
+                ctype: str,
+                body: bytes,
+                headers: dict[str, str] | None = None,
+                *,
+                head: bool = False,
             ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
@@ -126,7 +136,8 @@ class HealthServer:
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(body)
+                if not head:
+                    self.wfile.write(body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("http %s", format % args)

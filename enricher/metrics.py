@@ -1,129 +1,158 @@
-"""Counters and gauges the daemon exports at ``/metrics`` (Prometheus text format 0.0.4).
+"""Counters, gauges and histograms the daemon exports at ``/metrics``, through ``prometheus_client``.
 
-A few dozen series do not need a client library: a dict per metric behind one lock, rendered on
-request. Label values are escaped; metric names follow Prometheus conventions (``_total`` for
-counters, base units in the name) because this is the Prometheus exposition.
+The library owns the text format (exact float formatting, escaping, ``_bucket``/``_sum``/``_count``
+typing), so a counter above a million still moves and a Unix timestamp keeps every digit. Each
+``Metrics`` has its own ``CollectorRegistry`` rather than the process-wide default, so a test (or a
+second service in one process) starts from zero. The rest of the code calls a small facade by
+metric name (``inc``/``set``/``replace``/``observe``) and never imports the library.
+
+Label scheme, the same in every metric: ``tenant`` is the tenant's configured name and ``source``
+the source type (``powerbi``, ``fabric``, ``adf``, ``synapse``, or ``self`` for the enricher's own
+sign-in), never the two joined.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import Any
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+
+from enricher import __version__
 
 LabelKey = tuple[tuple[str, str], ...]
 
+#: the text format Prometheus has read longest; promtool checks it
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+PREFIX = "aadsts_enricher_"
 
-@dataclass
-class _Metric:
-    kind: str
-    help: str
-    values: dict[LabelKey, float] = field(default_factory=dict)
+# ``*_created`` series double the output and nothing here reads them
+prometheus_client.disable_created_metrics()
 
+_RESOLVE_BUCKETS = (60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 12 * 3600.0, 86400.0, 3 * 86400.0, 7 * 86400.0)
+# a poll is one to a few HTTP round trips; minutes means throttling or a huge backlog
+_CYCLE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
-_BUCKETS = (60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 12 * 3600.0, 86400.0, 3 * 86400.0, 7 * 86400.0)
+_Kind = type[Counter] | type[Gauge] | type[Histogram]
+
+#: name -> (kind, help, label names); names as exposed (counters end in ``_total``)
+SPEC: dict[str, tuple[_Kind, str, tuple[str, ...]]] = {
+    "polls_total": (
+        Counter,
+        "Source polls by outcome (ok, error, auth_error).",
+        ("tenant", "source", "outcome"),
+    ),
+    "api_requests_total": (Counter, "HTTP requests made to each Azure API.", ("tenant", "api")),
+    "runs_total": (Counter, "New finished runs seen, by source and status.", ("tenant", "source", "status")),
+    "auth_failures_total": (
+        Counter,
+        "Failed runs with an AADSTS code, by code, category, source and workspace.",
+        ("tenant", "source", "workspace", "code", "category"),
+    ),
+    "unexplained_failures_total": (Counter, "Failed runs without any AADSTS code.", ("tenant", "source")),
+    "incidents_open": (Gauge, "Open incidents by severity.", ("severity",)),
+    "notifications_total": (Counter, "Notification deliveries by sink and outcome.", ("sink", "outcome")),
+    "outbox_depth": (Gauge, "Notifications waiting for delivery, by sink.", ("sink",)),
+    "outbox_oldest_age_seconds": (
+        Gauge,
+        "How long the oldest notification waiting for each sink has waited.",
+        ("sink",),
+    ),
+    "outbox_next_attempt_timestamp_seconds": (
+        Gauge,
+        "When each sink's next waiting notification is due (Unix time).",
+        ("sink",),
+    ),
+    "cycle_duration_seconds": (Histogram, "How long one poll of a source took.", ("tenant", "source")),
+    "last_success_timestamp_seconds": (
+        Gauge,
+        "Unix time of the last successful poll of a source (the poll's own clock).",
+        ("tenant", "source"),
+    ),
+    "incident_resolve_seconds": (Histogram, "How long incidents stayed open.", ()),
+}
 
 
 class Metrics:
-    def __init__(self) -> None:
+    """One registry of the daemon's metrics; every method takes the full name (``aadsts_enricher_...``)."""
+
+    def __init__(self, kb_version: str = "") -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        # replace() clears then refills a gauge: a scrape must not see it half done
         self._lock = threading.Lock()
-        self._m: dict[str, _Metric] = {}
-        for name, kind, text in (
-            ("aadsts_enricher_polls_total", "counter", "Source polls by outcome (ok, error, auth_error)."),
-            ("aadsts_enricher_api_requests_total", "counter", "HTTP requests made to each Azure API."),
-            ("aadsts_enricher_runs_total", "counter", "New finished runs seen, by source and status."),
-            (
-                "aadsts_enricher_auth_failures_total",
-                "counter",
-                "Failed runs with an AADSTS code, by code, category, source and workspace.",
-            ),
-            ("aadsts_enricher_unexplained_failures_total", "counter", "Failed runs without any AADSTS code."),
-            ("aadsts_enricher_incidents_open", "gauge", "Open incidents by severity."),
-            (
-                "aadsts_enricher_notifications_total",
-                "counter",
-                "Notification deliveries by sink and outcome.",
-            ),
-            ("aadsts_enricher_outbox_depth", "gauge", "Notifications waiting for delivery, by sink."),
-            (
-                "aadsts_enricher_outbox_oldest_age_seconds",
-                "gauge",
-                "How long the oldest notification waiting for each sink has waited.",
-            ),
-            (
-                "aadsts_enricher_outbox_next_attempt_timestamp_seconds",
-                "gauge",
-                "When each sink's next waiting notification is due (Unix time).",
-            ),
-            ("aadsts_enricher_cycle_duration_seconds_sum", "counter", "Total seconds spent in poll cycles."),
-            ("aadsts_enricher_cycle_duration_seconds_count", "counter", "Number of poll cycles."),
-            (
-                "aadsts_enricher_last_success_timestamp_seconds",
-                "gauge",
-                "When a source last polled successfully.",
-            ),
-            ("aadsts_enricher_incident_resolve_seconds", "histogram", "How long incidents stayed open."),
-        ):
-            self._m[name] = _Metric(kind, text)
+        self._m: dict[str, Counter | Gauge | Histogram] = {}
+        for short, (kind, text, labels) in SPEC.items():
+            self._m[PREFIX + short] = _build(kind, PREFIX + short, text, labels, self.registry)
+        info = Gauge(
+            PREFIX + "build_info",
+            "Always 1; the labels say which enricher and knowledge base are running.",
+            ("version", "kb_version"),
+            registry=self.registry,
+        )
+        info.labels(version=__version__, kb_version=kb_version or "none").set(1)
+
+    def _typed(self, name: str, kind: _Kind) -> Any:
+        metric = self._m[name]
+        if not isinstance(metric, kind):
+            raise TypeError(f"{name} is a {type(metric).__name__.lower()}, not a {kind.__name__.lower()}")
+        return metric
 
     def inc(self, name: str, labels: Mapping[str, str] | None = None, value: float = 1.0) -> None:
-        key = tuple(sorted((labels or {}).items()))
-        with self._lock:
-            metric = self._m[name]
-            metric.values[key] = metric.values.get(key, 0.0) + value
+        metric = self._typed(name, Counter)
+        _child(metric, labels).inc(value)
 
     def set(self, name: str, labels: Mapping[str, str] | None, value: float) -> None:
-        with self._lock:
-            self._m[name].values[tuple(sorted((labels or {}).items()))] = value
+        metric = self._typed(name, Gauge)
+        _child(metric, labels).set(value)
 
     def replace(self, name: str, values: Mapping[LabelKey, float]) -> None:
         """Set a whole gauge at once (series that disappeared drop out)."""
+        metric = self._typed(name, Gauge)
         with self._lock:
-            self._m[name].values = dict(values)
+            metric.clear()
+            for key, value in values.items():
+                _child(metric, dict(key)).set(value)
 
-    def observe(self, name: str, value: float) -> None:
-        with self._lock:
-            values = self._m[name].values
-            for bound in (*_BUCKETS, float("inf")):
-                if value <= bound:
-                    key = (("le", "+Inf" if bound == float("inf") else f"{bound:g}"),)
-                    values[key] = values.get(key, 0.0) + 1
-            values[(("__sum", ""),)] = values.get((("__sum", ""),), 0.0) + value
-            values[(("__count", ""),)] = values.get((("__count", ""),), 0.0) + 1
+    def observe(self, name: str, value: float, labels: Mapping[str, str] | None = None) -> None:
+        metric = self._typed(name, Histogram)
+        _child(metric, labels).observe(value)
 
     def value(self, name: str, labels: Mapping[str, str] | None = None) -> float:
-        with self._lock:
-            return self._m[name].values.get(tuple(sorted((labels or {}).items())), 0.0)
+        """The current value of one series (a histogram's ``_count``); 0 when it does not exist."""
+        sample = f"{name}_count" if isinstance(self._m[name], Histogram) else name
+        return self.registry.get_sample_value(sample, dict(labels or {})) or 0.0
 
     def series(self, name: str) -> dict[LabelKey, float]:
+        """Every series of a counter or gauge, keyed by its sorted label pairs."""
         with self._lock:
-            return dict(self._m[name].values)
+            families = list(self._m[name].collect())
+        return {
+            tuple(sorted(s.labels.items())): s.value
+            for family in families
+            for s in family.samples
+            if s.name == name
+        }
 
     def render(self) -> str:
-        lines: list[str] = []
         with self._lock:
-            for name, metric in self._m.items():
-                lines.append(f"# HELP {name} {metric.help}")
-                lines.append(f"# TYPE {name} {metric.kind}")
-                for key, value in sorted(metric.values.items()):
-                    lines.append(_line(name, metric.kind, key, value))
-        return "\n".join(lines) + "\n"
+            return generate_latest(self.registry).decode()
 
 
-def _line(name: str, kind: str, key: LabelKey, value: float) -> str:
-    if kind == "histogram":
-        if key and key[0][0] in ("__sum", "__count"):
-            return f"{name}_{key[0][0][2:]} {value:g}"
-        return f"{name}_bucket{_labels(key)} {value:g}"
-    return f"{name}{_labels(key)} {value:g}"
+def _build(
+    kind: _Kind, name: str, text: str, labels: tuple[str, ...], registry: CollectorRegistry
+) -> Counter | Gauge | Histogram:
+    if kind is Histogram:
+        buckets = _CYCLE_BUCKETS if name.endswith("cycle_duration_seconds") else _RESOLVE_BUCKETS
+        return Histogram(name, text, labels, registry=registry, buckets=buckets)
+    if kind is Counter:
+        # the library appends ``_total`` itself
+        return Counter(name.removesuffix("_total"), text, labels, registry=registry)
+    return Gauge(name, text, labels, registry=registry)
 
 
-def _labels(key: LabelKey) -> str:
-    if not key:
-        return ""
-    body = ",".join(f'{k}="{_escape(v)}"' for k, v in key)
-    return "{" + body + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+def _child(metric: Any, labels: Mapping[str, str] | None) -> Any:
+    """The labelled series (the library raises ValueError when the label names are not the declared ones)."""
+    return metric.labels(**labels) if labels else metric

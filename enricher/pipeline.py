@@ -124,7 +124,8 @@ class Pipeline:
         open_items = {k for inc in book.incidents.values() if inc.state == "open" for k in inc.item_keys}
         for rec in sorted(records, key=lambda r: r.ended_at or r.started_at or now):
             self.metrics.inc(
-                "aadsts_enricher_runs_total", {"source": rec.source.value, "status": rec.status.value}
+                "aadsts_enricher_runs_total",
+                {"tenant": rec.tenant, "source": metric_source(rec), "status": rec.status.value},
             )
             streak, schedule_on = self._streak(rec)
             if rec.status is RunStatus.FAILED:
@@ -147,12 +148,16 @@ class Pipeline:
         detection = detect(rec.error_text, self.kb.signatures)
         alert = enrich(rec, detection, self.kb, portals=self.portals.get(rec.tenant, PUBLIC_PORTALS))
         if alert is None:
-            self.metrics.inc("aadsts_enricher_unexplained_failures_total", {"source": rec.source.value})
+            self.metrics.inc(
+                "aadsts_enricher_unexplained_failures_total",
+                {"tenant": rec.tenant, "source": metric_source(rec)},
+            )
             return 0
         labels = {
+            "tenant": rec.tenant,
             "code": alert.code,
             "category": alert.category,
-            "source": rec.source.value,
+            "source": metric_source(rec),
             "workspace": rec.container_name,
         }
         self.metrics.inc("aadsts_enricher_auth_failures_total", labels)
@@ -178,13 +183,11 @@ class Pipeline:
 
     def _count_poll(self, job: SourceJob, report: PollReport, seconds: float, now: datetime) -> None:
         outcome = "auth_error" if report.auth_error else ("error" if report.errors else "ok")
-        self.metrics.inc("aadsts_enricher_polls_total", {"source": job.name, "outcome": outcome})
-        self.metrics.inc("aadsts_enricher_cycle_duration_seconds_sum", None, seconds)
-        self.metrics.inc("aadsts_enricher_cycle_duration_seconds_count")
+        where = {"tenant": job.tenant, "source": job.source}
+        self.metrics.inc("aadsts_enricher_polls_total", {**where, "outcome": outcome})
+        self.metrics.observe("aadsts_enricher_cycle_duration_seconds", seconds, where)
         if report.ok:
-            self.metrics.set(
-                "aadsts_enricher_last_success_timestamp_seconds", {"source": job.name}, now.timestamp()
-            )
+            self.metrics.set("aadsts_enricher_last_success_timestamp_seconds", where, now.timestamp())
 
     # -- flushing --------------------------------------------------------------------------------
 
@@ -226,3 +229,9 @@ class Pipeline:
 
     def prune(self, now: datetime, keep: timedelta = timedelta(days=14)) -> int:
         return self.store.prune_seen(now - keep)
+
+
+def metric_source(rec: RunRecord) -> str:
+    """The ``source`` label of per-run metrics: the configured source type that polled the run, as
+    in ``polls_total``, so the two join (Power BI dataflow runs come from the ``powerbi`` source)."""
+    return Source.POWERBI.value if rec.source is Source.POWERBI_DATAFLOW else rec.source.value

@@ -26,9 +26,20 @@ from enricher.incidents import Policy
 
 @dataclass(frozen=True)
 class SourceJob:
+    """One source of one tenant. ``name`` (``tenant/type``) keys its cursor and heartbeat; metrics
+    label ``tenant`` and ``source`` separately."""
+
     name: str
     connector: Connector
     interval: timedelta
+
+    @property
+    def tenant(self) -> str:
+        return self.name.partition("/")[0]
+
+    @property
+    def source(self) -> str:
+        return self.name.partition("/")[2]
 
 
 @dataclass
