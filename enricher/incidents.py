@@ -76,17 +76,68 @@ class Pending:
 
 @dataclass
 class Book:
-    """The incidents (by fingerprint) and pending notifications a step works on, loaded from and
-    saved to the store. ``touched`` lists the fingerprints changed since loading."""
+    """The part of the incident book a step works on: the store loads only what the step can touch
+    (the incidents of the runs just read, the incidents due for a reminder, the pending batches that
+    are old enough), and saves only what changed: ``touched`` incidents and the pending entries of
+    ``requeued`` fingerprints. ``open_items`` (item key -> fingerprints of open incidents listing it)
+    lets a success find its incidents without scanning the book."""
 
     incidents: dict[str, Incident] = field(default_factory=dict)
-    pending: list[Pending] = field(default_factory=list)
+    pending: dict[str, Pending] = field(default_factory=dict)
     last_flush: dict[str, datetime] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
+    requeued: set[str] = field(default_factory=set)
+    open_items: dict[str, dict[str, None]] = field(default_factory=dict)
+    before: dict[str, Incident | None] = field(default_factory=dict)  # touched ones as loaded
+
+    @classmethod
+    def of(
+        cls,
+        incidents: Iterable[Incident],
+        pending: Iterable[Pending] = (),
+        last_flush: Mapping[str, datetime] | None = None,
+    ) -> Book:
+        """A book of stored rows (incidents oldest first: a later one of a fingerprint wins)."""
+        book = cls(pending={p.fingerprint: p for p in pending}, last_flush=dict(last_flush or {}))
+        for inc in incidents:
+            book._index(inc)
+        return book
 
     def put(self, inc: Incident) -> None:
-        self.incidents[inc.fingerprint] = inc
+        if inc.fingerprint not in self.before:
+            self.before[inc.fingerprint] = self.incidents.get(inc.fingerprint)
+        self._index(inc)
         self.touched.add(inc.fingerprint)
+
+    def open_change(self) -> dict[str, int]:
+        """How the number of open incidents per severity changed since the book was loaded."""
+        change: dict[str, int] = {}
+        for fp, old in self.before.items():
+            new = self.incidents[fp]
+            for inc, step in ((old, -1), (new, 1)):
+                if inc is not None and inc.state == "open":
+                    change[inc.severity] = change.get(inc.severity, 0) + step
+        return change
+
+    def queue(self, p: Pending) -> None:
+        """Replace the fingerprint's pending notification (it moves to the end of the queue)."""
+        self.pending.pop(p.fingerprint, None)
+        self.pending[p.fingerprint] = p
+        self.requeued.add(p.fingerprint)
+
+    def unqueue(self, fingerprint: str) -> Pending | None:
+        self.requeued.add(fingerprint)
+        return self.pending.pop(fingerprint, None)
+
+    def _index(self, inc: Incident) -> None:
+        old = self.incidents.get(inc.fingerprint)
+        if old is not None:
+            for key in old.item_keys:
+                self.open_items.get(key, {}).pop(old.fingerprint, None)
+        self.incidents[inc.fingerprint] = inc
+        if inc.state == "open":
+            for key in inc.item_keys:
+                self.open_items.setdefault(key, {})[inc.fingerprint] = None
 
 
 def fingerprint_of(alert: Alert, group_by: Iterable[str]) -> str:
@@ -178,8 +229,9 @@ def on_success(
 ) -> list[Incident]:
     """A run of ``item_key`` succeeded: resolve the open incidents whose failures it follows."""
     resolved = []
-    for inc in list(book.incidents.values()):
-        if inc.state != "open" or item_key not in inc.item_keys or succeeded_at < inc.last_failure_at:
+    for fp in list(book.open_items.get(item_key, ())):
+        inc = book.incidents[fp]
+        if succeeded_at < inc.last_failure_at:
             continue
         new = _transition(book, dataclasses.replace(inc, resolved_at=succeeded_at), "resolved", now, policy)
         book.put(new)
@@ -195,10 +247,10 @@ def _transition(book: Book, inc: Incident, state: State, now: datetime, policy: 
     """
     changes = _recent((*inc.changes, now), now, policy.flap_window)
     new = dataclasses.replace(inc, state=state, changes=changes)
-    waiting = [p for p in book.pending if p.fingerprint == inc.fingerprint]
-    book.pending = [p for p in book.pending if p.fingerprint != inc.fingerprint]
+    waiting = book.unqueue(inc.fingerprint)
     if inc.flapping:
-        book.pending.extend(waiting)  # a flapping notice already queued stays queued
+        if waiting is not None:
+            book.queue(waiting)  # a flapping notice already queued stays queued
     elif len(changes) >= policy.flap_changes:
         new = dataclasses.replace(new, flapping=True)
         _queue(book, new, "flapping", now)
@@ -209,7 +261,6 @@ def _transition(book: Book, inc: Incident, state: State, now: datetime, policy: 
 
 def tick(book: Book, now: datetime, policy: Policy) -> None:
     """Time-driven transitions: reminders, and the end of flapping once an incident is stable."""
-    waiting = {p.fingerprint for p in book.pending}
     for inc in list(book.incidents.values()):
         if inc.flapping and (not inc.changes or now - inc.changes[-1] >= policy.flap_window):
             settled = dataclasses.replace(inc, flapping=False, changes=())
@@ -220,7 +271,7 @@ def tick(book: Book, now: datetime, policy: Policy) -> None:
             inc.state == "open"
             and inc.notified == "firing"
             and not inc.flapping
-            and inc.fingerprint not in waiting
+            and inc.fingerprint not in book.pending
             and inc.last_notified_at is not None
             and now - inc.last_notified_at >= policy.repeat_interval
         ):
@@ -232,7 +283,7 @@ def flush(
 ) -> list[Notification]:
     """Notifications that are due: one per batch (tenant + code + kind), muted ones held back."""
     batches: dict[str, list[Pending]] = {}
-    for p in book.pending:
+    for p in book.pending.values():
         batches.setdefault(p.batch, []).append(p)
     out: list[Notification] = []
     for batch, pending in sorted(batches.items(), key=lambda kv: min(p.created_at for p in kv[1])):
@@ -246,8 +297,8 @@ def flush(
             continue
         out.append(_notify(book, ready, now))
         book.last_flush[batch] = now
-        sent = {id(p) for p in ready}
-        book.pending = [p for p in book.pending if id(p) not in sent]
+        for p in ready:
+            book.unqueue(p.fingerprint)
     return out
 
 
@@ -283,8 +334,7 @@ def _notify(book: Book, pending: list[Pending], now: datetime) -> Notification:
 
 
 def _queue(book: Book, inc: Incident, kind: Kind, now: datetime) -> None:
-    book.pending = [p for p in book.pending if p.fingerprint != inc.fingerprint]
-    book.pending.append(Pending(inc.fingerprint, kind, f"{inc.tenant}|{inc.code}|{kind}", now))
+    book.queue(Pending(inc.fingerprint, kind, f"{inc.tenant}|{inc.code}|{kind}", now))
 
 
 def _add_item(inc: Incident, item: ItemRef, key: str) -> tuple[tuple[ItemRef, ...], tuple[str, ...]]:

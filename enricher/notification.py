@@ -124,7 +124,7 @@ def content_of(alert: Alert, streak: int | None, schedule_enabled: bool, limit: 
         "short": alert.short,
         "summary": alert.summary,
         "cause": alert.causes[0] if alert.causes else "",
-        "fixes": [dataclasses.asdict(f) for f in alert.fixes],
+        "fixes": [{"step": f.step, "command": f.command} for f in alert.fixes],  # not asdict: hot path
         "source": str(run.source),
         "tenant": run.tenant,
         "category": alert.category,
@@ -132,7 +132,7 @@ def content_of(alert: Alert, streak: int | None, schedule_enabled: bool, limit: 
         "known": alert.known,
         "inferred": alert.inferred,
         "context_note": alert.context_note,
-        "links": [dataclasses.asdict(link) for link in alert.links],
+        "links": [{"label": link.label, "url": link.url} for link in alert.links],
         "correlation_id": alert.correlation_id,
         "trace_id": alert.trace_id,
         "error_timestamp": alert.timestamp,

@@ -20,13 +20,15 @@ from connectors.records import RunRecord, RunStatus, Source
 from enricher import config as cfg
 from enricher.detect import detect
 from enricher.enrich import PUBLIC_PORTALS, Portals, enrich
-from enricher.incidents import Book, flush, on_failure, on_success, tick
+from enricher.incidents import fingerprint_of, flush, on_failure, on_success, tick
 from enricher.kb_schema import SEVERITIES
 from enricher.knowledge import KnowledgeBase
 from enricher.metrics import Metrics
+from enricher.models import Alert
 from enricher.notification import Notification
 from enricher.routing import Silence, muted, route
 from enricher.store import Store
+from enricher.store.books import flush_book, poll_book
 from enricher.wiring import SourceJob, policy_of
 
 log = logging.getLogger("aadsts_enricher.pipeline")
@@ -45,6 +47,15 @@ class PollReport:
     @property
     def ok(self) -> bool:
         return not self.errors and self.auth_error is None
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    rec: RunRecord
+    alert: Alert | None  # set when the failure makes or feeds an incident
+    streak: int | None
+    schedule_on: bool
+    failure: bool  # a failure with an AADSTS code, whatever its severity
 
 
 @dataclass
@@ -76,6 +87,7 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.policy = policy_of(config.incidents)
         self.sink_filter = sink_filter
+        self._open: dict[str, int] | None = None  # open incidents per severity, see _gauge_open
         # error-lookup links on the tenant's own cloud; portal hosts of sovereign clouds stay public for now
         self.portals = {
             t.name: portals or replace(PUBLIC_PORTALS, login=CLOUDS[t.cloud].authority)
@@ -109,42 +121,50 @@ class Pipeline:
         with self.store.transaction():
             new = self.store.take_unseen(poll.records, now)
             report.new = len(new)
-            book = self.store.load_book(now)
-            report.failures = self._process(new, book, now)
-            self.store.save_book(book, now)
+            report.failures, opened = self._process(new, now)
             self.store.set_cursor(job.name, poll.cursor, now)
             self.store.beat(f"poll:{job.name}", now, "ok" if report.ok else "; ".join(report.errors)[:500])
+        self._gauge_open(opened)
         self._count_poll(job, report, time.monotonic() - started, now)
         for error in report.errors:
             log.warning("poll problem", extra={"source": job.name, "problem": error})
         return report
 
-    def _process(self, records: list[RunRecord], book: Book, now: datetime) -> int:
-        failures = 0
-        open_items = {k for inc in book.incidents.values() if inc.state == "open" for k in inc.item_keys}
-        for rec in sorted(records, key=lambda r: r.ended_at or r.started_at or now):
-            self.metrics.inc(
-                "aadsts_enricher_runs_total",
-                {"tenant": rec.tenant, "source": metric_source(rec), "status": rec.status.value},
-            )
-            streak, schedule_on = self._streak(rec)
-            if rec.status is RunStatus.FAILED:
-                failures += self._failed(rec, book, now, streak, schedule_on)
-                open_items = {
-                    k for inc in book.incidents.values() if inc.state == "open" for k in inc.item_keys
-                }
-            elif rec.status is RunStatus.SUCCEEDED and rec.item_key in open_items:
+    def _process(self, records: list[RunRecord], now: datetime) -> tuple[int, dict[str, int]]:
+        """Explain the runs, load only the incidents they can touch, apply them in order, save."""
+        runs = [
+            self._read(rec, now) for rec in sorted(records, key=lambda r: r.ended_at or r.started_at or now)
+        ]
+        fingerprints = {fingerprint_of(r.alert, self.policy.group_by) for r in runs if r.alert}
+        items = {r.rec.item_key for r in runs if r.rec.status is RunStatus.SUCCEEDED}
+        book = poll_book(self.store, fingerprints, items, now)
+        for run in runs:
+            rec = run.rec
+            if run.alert is not None:
+                inc = on_failure(
+                    book, run.alert, now, self.policy, streak=run.streak, schedule_enabled=run.schedule_on
+                )
+                self.store.add_event(inc.id, now, "failure", f"run {rec.run_id}: AADSTS{run.alert.code}")
+            elif rec.status is RunStatus.SUCCEEDED and rec.item_key in book.open_items:
                 for inc in on_success(book, rec.item_key, rec.ended_at or now, now, self.policy):
                     self.store.add_event(inc.id, now, "resolved", f"run {rec.run_id} succeeded")
                     self.metrics.observe(
                         "aadsts_enricher_incident_resolve_seconds",
                         ((inc.resolved_at or now) - inc.first_seen).total_seconds(),
                     )
-        return failures
+        opened = book.open_change()
+        self.store.save_book(book, now)
+        return sum(r.failure for r in runs), opened
 
-    def _failed(
-        self, rec: RunRecord, book: Book, now: datetime, streak: int | None, schedule_on: bool
-    ) -> int:
+    def _read(self, rec: RunRecord, now: datetime) -> _Run:
+        """Count the run and, for a failure, explain it; ``alert`` only when it makes an incident."""
+        self.metrics.inc(
+            "aadsts_enricher_runs_total",
+            {"tenant": rec.tenant, "source": metric_source(rec), "status": rec.status.value},
+        )
+        streak, schedule_on = self._streak(rec)
+        if rec.status is not RunStatus.FAILED:
+            return _Run(rec, None, streak, schedule_on, False)
         detection = detect(rec.error_text, self.kb.signatures)
         alert = enrich(rec, detection, self.kb, portals=self.portals.get(rec.tenant, PUBLIC_PORTALS))
         if alert is None:
@@ -152,7 +172,7 @@ class Pipeline:
                 "aadsts_enricher_unexplained_failures_total",
                 {"tenant": rec.tenant, "source": metric_source(rec)},
             )
-            return 0
+            return _Run(rec, None, streak, schedule_on, False)
         labels = {
             "tenant": rec.tenant,
             "code": alert.code,
@@ -162,10 +182,8 @@ class Pipeline:
         }
         self.metrics.inc("aadsts_enricher_auth_failures_total", labels)
         if _RANK[alert.severity] > _RANK[self.config.min_severity]:
-            return 1
-        inc = on_failure(book, alert, now, self.policy, streak=streak, schedule_enabled=schedule_on)
-        self.store.add_event(inc.id, now, "failure", f"run {rec.run_id}: AADSTS{alert.code}")
-        return 1
+            return _Run(rec, None, streak, schedule_on, True)
+        return _Run(rec, alert, streak, schedule_on, True)
 
     def _streak(self, rec: RunRecord) -> tuple[int | None, bool]:
         """Consecutive failed scheduled refreshes of a Power BI dataset (Power BI gives up after 4)."""
@@ -194,7 +212,7 @@ class Pipeline:
     def flush(self, now: datetime, *, wait: bool = True) -> list[Notification]:
         """Reminders, batching, silences and routing: due notifications go into the outbox."""
         with self.store.transaction():
-            book = self.store.load_book(now)
+            book = flush_book(self.store, now, self.policy)
             tick(book, now, self.policy)
             silences = [*self.config_silences, *self.store.silences(now)]
 
@@ -217,14 +235,19 @@ class Pipeline:
                 self.store.enqueue(n, sinks, now)
                 self.store.add_event(n.incident_id, now, f"notify:{n.kind}", ", ".join(sinks))
             self.store.save_book(book, now)
-            self._gauge_open(book)
         return notifications
 
-    def _gauge_open(self, book: Book) -> None:
-        counts: dict[tuple[tuple[str, str], ...], float] = {(("severity", s),): 0.0 for s in SEVERITIES}
-        for inc in book.incidents.values():
-            if inc.state == "open":
-                counts[(("severity", inc.severity),)] += 1
+    def _gauge_open(self, change: Mapping[str, int]) -> None:
+        """Open incidents per severity: counted by the store once, then kept up to date from what
+        each poll changed (only polls open and resolve incidents), so no poll counts the book."""
+        if self._open is None:
+            self._open = dict.fromkeys(SEVERITIES, 0) | self.store.open_counts()
+        else:
+            for severity, step in change.items():
+                self._open[severity] = self._open.get(severity, 0) + step
+        counts: dict[tuple[tuple[str, str], ...], float] = {
+            (("severity", s),): float(n) for s, n in self._open.items()
+        }
         self.metrics.replace("aadsts_enricher_incidents_open", counts)
 
     def prune(self, now: datetime, keep: timedelta = timedelta(days=14)) -> int:

@@ -62,6 +62,12 @@ def test_transient_failure_resolves(sim: Simulator, tmp_path: Path) -> None:
     resolved = [n for n in sink.sent if n.kind == "resolved"]
     assert [n.code for n in resolved] == ["50000"]
     assert resolved[0].duration and resolved[0].duration > timedelta(minutes=15)
+    # the open-incidents gauge follows each poll's changes and agrees with the store's own count
+    counts = svc.store.open_counts()
+    assert sum(counts.values()) == len({n.incident_id for n in sink.sent}) - 1
+    for severity in ("critical", "high", "medium", "low", "info"):
+        gauge = svc.metrics.value("aadsts_enricher_incidents_open", {"severity": severity})
+        assert gauge == counts.get(severity, 0), severity
     svc.close()
 
 

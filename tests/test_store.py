@@ -16,11 +16,14 @@ from enricher.config import Match
 from enricher.detect import detect
 from enricher.enrich import enrich
 from enricher.errors import StoreError
-from enricher.incidents import Book, Policy, flush, on_failure
+from enricher.incidents import Book, Incident, Policy, flush, on_failure, on_success
 from enricher.knowledge import load_knowledge
 from enricher.notification import Notification
 from enricher.routing import Silence
 from enricher.store import MemoryStore, SQLiteStore, Store
+from enricher.store.books import poll_book
+from enricher.store.codec import incident_json
+from enricher.store.sqlite import MIGRATIONS
 
 T0 = datetime(2025, 4, 2, 6, 0, tzinfo=UTC)
 KB = load_knowledge()
@@ -81,7 +84,7 @@ def test_book_round_trip_and_rollback(store: Store) -> None:
     assert alert is not None
     inc = on_failure(book, alert, T0, Policy(), streak=2)
     store.save_book(book, T0)
-    loaded = store.load_book(T0)
+    loaded = poll_book(store, [inc.fingerprint], [], T0)
     assert loaded.incidents[inc.fingerprint] == inc
     assert loaded.pending == book.pending
     with pytest.raises(RuntimeError), store.transaction():
@@ -198,3 +201,106 @@ class TestSQLiteOnly:
         blocker.write_text("x")
         with pytest.raises(StoreError, match="cannot open state database"):
             SQLiteStore(blocker / "sub" / "state.db")
+
+
+def failing(book: Book, item: str, at: datetime, code: str = "53003") -> Incident:
+    rec = dataclasses.replace(
+        record(f"run-{item}-{at:%H%M}", item=item), error_text=f"AADSTS{code}: x", ended_at=at
+    )
+    alert = enrich(rec, detect(rec.error_text), KB)
+    assert alert is not None
+    return on_failure(book, alert, at, Policy())
+
+
+class TestIncidentQueries:
+    """Each step asks the store only for what it may change; both stores answer alike."""
+
+    def test_current_incident_of_a_fingerprint(self, store: Store) -> None:
+        """Open incidents and ones resolved since the horizon are current; older resolved are not."""
+        book = Book()
+        a, b, c = (failing(book, item, T0) for item in ("a", "b", "c"))
+        on_success(book, "contoso/powerbi/ws1/b", T0 + timedelta(hours=3), T0, Policy())
+        on_success(book, "contoso/powerbi/ws1/c", T0 + timedelta(hours=1), T0, Policy())
+        store.save_book(book, T0)
+        found = store.current_incidents(
+            [a.fingerprint, b.fingerprint, c.fingerprint, "nope"], T0 + timedelta(hours=2)
+        )
+        assert sorted(i.id for i in found) == sorted([a.id, b.id])
+
+    def test_open_incidents_of_items(self, store: Store) -> None:
+        book = Book()
+        a = failing(book, "a", T0)
+        failing(book, "b", T0 + timedelta(minutes=1))
+        a2 = failing(book, "a", T0 + timedelta(minutes=2), code="50076")
+        store.save_book(book, T0)
+        assert [i.id for i in store.open_incidents_of(["contoso/powerbi/ws1/a"])] == [a.id, a2.id]
+        on_success(book, "contoso/powerbi/ws1/a", T0 + timedelta(hours=1), T0, Policy())
+        store.save_book(book, T0)
+        assert store.open_incidents_of(["contoso/powerbi/ws1/a"]) == []
+
+    def test_due_incidents_and_ready_batches(self, store: Store) -> None:
+        """Told an hour ago: due for a reminder after an hour, not before; pending by age and batch."""
+        book = Book()
+        failing(book, "a", T0)
+        failing(book, "b", T0 + timedelta(minutes=10))
+        store.save_book(book, T0)
+        assert store.ready_batches(T0 - timedelta(seconds=1)) == []
+        assert store.ready_batches(T0) == ["contoso|53003|firing"]
+        assert [p.fingerprint for p in store.pending_in(["contoso|53003|firing"])] == list(book.pending)
+        (_sent,) = flush(book, T0 + timedelta(hours=1), Policy(), lambda labels, now: False)
+        store.save_book(book, T0)
+        assert (
+            store.pending_for(list(book.incidents)) == []
+            and store.ready_batches(T0 + timedelta(days=1)) == []
+        )
+        assert store.last_flushes(["contoso|53003|firing", "x"]) == {
+            "contoso|53003|firing": T0 + timedelta(hours=1)
+        }
+        assert store.due_incidents(T0 + timedelta(minutes=59), T0) == []
+        due = store.due_incidents(T0 + timedelta(hours=1), T0)
+        assert sorted(i.id for i in due) == sorted(i.id for i in book.incidents.values())
+        assert store.open_counts() == {"high": 2}
+
+    def test_flapping_incident_is_due_when_settled(self, store: Store) -> None:
+        book = Book()
+        inc = failing(book, "a", T0)
+        book.put(dataclasses.replace(inc, flapping=True, changes=(T0, T0 + timedelta(minutes=5))))
+        store.save_book(book, T0)
+        assert store.due_incidents(T0, T0 + timedelta(minutes=4)) == []
+        assert [i.id for i in store.due_incidents(T0, T0 + timedelta(minutes=5))] == [inc.id]
+
+    def test_saving_writes_only_what_changed(self, store: Store) -> None:
+        """A book holding one incident saves it without erasing the others or their pending entries."""
+        book = Book()
+        a, b = failing(book, "a", T0), failing(book, "b", T0)
+        store.save_book(book, T0)
+        part = poll_book(store, [a.fingerprint], [], T0)
+        assert list(part.incidents) == [a.fingerprint] and list(part.pending) == [a.fingerprint]
+        failing(part, "a", T0 + timedelta(minutes=1))
+        store.save_book(part, T0)
+        whole = poll_book(store, [a.fingerprint, b.fingerprint], [], T0)
+        assert whole.incidents[a.fingerprint].count == 2 and whole.incidents[b.fingerprint] == b
+        assert set(whole.pending) == {a.fingerprint, b.fingerprint}
+
+
+def test_migration_indexes_existing_incidents(tmp_path: Path) -> None:
+    """A state file written before migration 3 gets its incidents indexed when it is opened."""
+    path = tmp_path / "state.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:2], start=1):
+        for statement in filter(str.strip, script.split(";")):
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version = {number}")
+    book = Book()
+    inc = failing(book, "a", T0)
+    told = dataclasses.replace(inc, notified="firing", last_notified_at=T0)
+    db.execute(
+        "INSERT INTO incidents VALUES (?, ?, 'open', '53003', 'high', 'powerbi', ?, ?, NULL, ?)",
+        (inc.id, inc.fingerprint, T0.isoformat(), T0.isoformat(), incident_json(told)),
+    )
+    db.close()
+    store = SQLiteStore(path)
+    assert store.schema_version == len(MIGRATIONS)
+    assert store.open_incidents_of(["contoso/powerbi/ws1/a"]) == [told]
+    assert store.due_incidents(T0, T0) == [told]
+    store.close()

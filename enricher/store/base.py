@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
 from connectors.records import RunRecord, RunStatus
-from enricher.incidents import Book, Incident
+from enricher.incidents import Book, Incident, Pending
 from enricher.notification import Notification
 from enricher.routing import Silence
 
@@ -74,9 +74,35 @@ class Store(Protocol):
     def get_streak(self, item_key: str) -> int: ...
     def set_streak(self, item_key: str, count: int) -> None: ...
 
-    # incidents
-    def load_book(self, now: datetime) -> Book: ...
-    def save_book(self, book: Book, now: datetime) -> None: ...
+    # incidents: a step loads only the rows it may change (enricher.store.books composes them)
+    def current_incidents(self, fingerprints: Collection[str], since: datetime) -> list[Incident]:
+        """Per fingerprint, its incident if open or resolved at or after ``since``; oldest first."""
+        ...
+
+    def open_incidents_of(self, item_keys: Collection[str]) -> list[Incident]:
+        """Open incidents listing any of ``item_keys``, oldest first."""
+        ...
+
+    def due_incidents(self, remind_before: datetime, settle_before: datetime) -> list[Incident]:
+        """Open incidents last told "firing" at or before ``remind_before`` (not flapping), and
+        flapping ones whose last change is at or before ``settle_before``; oldest first."""
+        ...
+
+    def pending_for(self, fingerprints: Collection[str]) -> list[Pending]: ...
+    def ready_batches(self, created_before: datetime) -> list[str]:
+        """Batches holding a pending notification created at or before ``created_before``."""
+        ...
+
+    def pending_in(self, batches: Collection[str]) -> list[Pending]: ...
+    def last_flushes(self, batches: Collection[str]) -> dict[str, datetime]: ...
+    def save_book(self, book: Book, now: datetime) -> None:
+        """Write the book's touched incidents, requeued pending entries and batch times."""
+        ...
+
+    def open_counts(self) -> dict[str, int]:
+        """Open incidents per severity."""
+        ...
+
     def incidents(
         self, *, state: str | None = None, since: datetime | None = None, limit: int = 500
     ) -> list[Incident]: ...

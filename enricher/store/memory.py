@@ -9,17 +9,16 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from connectors.records import RunRecord
 from enricher.incidents import Book, Incident, Pending
 from enricher.notification import Notification
 from enricher.routing import Silence
 from enricher.store.base import (
-    KEEP_RESOLVED_DAYS,
     Backlog,
     Event,
     OutboxRow,
@@ -37,7 +36,7 @@ class _State:
     streaks: dict[str, int] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
-    pending: list[Pending] = field(default_factory=list)
+    pending: dict[str, Pending] = field(default_factory=dict)
     last_flush: dict[str, datetime] = field(default_factory=dict)
     silences: dict[str, Silence] = field(default_factory=dict)
     outbox: dict[int, OutboxRow] = field(default_factory=dict)
@@ -95,21 +94,60 @@ class MemoryStore:
     def set_streak(self, item_key: str, count: int) -> None:
         self._s.streaks[item_key] = count
 
-    def load_book(self, now: datetime) -> Book:
-        horizon = now - timedelta(days=KEEP_RESOLVED_DAYS)
-        book = Book(pending=list(self._s.pending), last_flush=dict(self._s.last_flush))
-        for inc in sorted(self._s.incidents.values(), key=lambda i: i.first_seen):
-            if inc.state == "open" or (inc.resolved_at and inc.resolved_at >= horizon):
-                book.incidents[inc.fingerprint] = inc
-        return book
+    def current_incidents(self, fingerprints: Collection[str], since: datetime) -> list[Incident]:
+        wanted = set(fingerprints)
+        return _oldest_first(
+            i
+            for i in self._s.incidents.values()
+            if i.fingerprint in wanted and (i.state == "open" or (i.resolved_at and i.resolved_at >= since))
+        )
+
+    def open_incidents_of(self, item_keys: Collection[str]) -> list[Incident]:
+        wanted = set(item_keys)
+        return _oldest_first(
+            i for i in self._s.incidents.values() if i.state == "open" and wanted.intersection(i.item_keys)
+        )
+
+    def due_incidents(self, remind_before: datetime, settle_before: datetime) -> list[Incident]:
+        def due(i: Incident) -> bool:
+            if i.flapping:
+                return not i.changes or i.changes[-1] <= settle_before
+            told = i.last_notified_at
+            return i.state == "open" and i.notified == "firing" and told is not None and told <= remind_before
+
+        return _oldest_first(filter(due, self._s.incidents.values()))
+
+    def pending_for(self, fingerprints: Collection[str]) -> list[Pending]:
+        return [p for fp, p in self._s.pending.items() if fp in fingerprints]
+
+    def ready_batches(self, created_before: datetime) -> list[str]:
+        return list(
+            dict.fromkeys(p.batch for p in self._s.pending.values() if p.created_at <= created_before)
+        )
+
+    def pending_in(self, batches: Collection[str]) -> list[Pending]:
+        return sorted((p for p in self._s.pending.values() if p.batch in batches), key=lambda p: p.created_at)
+
+    def last_flushes(self, batches: Collection[str]) -> dict[str, datetime]:
+        return {b: at for b, at in self._s.last_flush.items() if b in batches}
 
     def save_book(self, book: Book, now: datetime) -> None:
         for fp in book.touched:
             inc = book.incidents[fp]
             self._s.incidents[inc.id] = inc
-        self._s.pending = list(book.pending)
+        for fp in book.requeued:
+            self._s.pending.pop(fp, None)
+        self._s.pending.update((fp, p) for fp, p in book.pending.items() if fp in book.requeued)
         self._s.last_flush.update(book.last_flush)
         book.touched.clear()
+        book.requeued.clear()
+
+    def open_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for i in self._s.incidents.values():
+            if i.state == "open":
+                counts[i.severity] = counts.get(i.severity, 0) + 1
+        return counts
 
     def incidents(
         self, *, state: str | None = None, since: datetime | None = None, limit: int = 500
@@ -203,3 +241,7 @@ class MemoryStore:
 
     def last_beat(self, name: str) -> tuple[datetime, str] | None:
         return self._s.beats.get(name)
+
+
+def _oldest_first(incidents: Iterable[Incident]) -> list[Incident]:
+    return sorted(incidents, key=lambda i: (i.first_seen, i.id))

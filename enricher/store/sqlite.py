@@ -12,27 +12,20 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from connectors.records import RunRecord
 from enricher.errors import StoreError
-from enricher.incidents import Book, Incident
+from enricher.incidents import Incident
 from enricher.routing import Silence
 from enricher.store.base import (
-    KEEP_RESOLVED_DAYS,
     Event,
     run_key,
     worth_processing,
 )
-from enricher.store.codec import (
-    incident_from,
-    incident_json,
-    pending_from,
-    pending_row,
-    silence_from,
-    silence_json,
-)
+from enricher.store.codec import incident_from, silence_from, silence_json
+from enricher.store.sqlite_incidents import INCIDENT_INDEXES, IncidentTables
 from enricher.store.sqlite_outbox import OutboxTable
 
 MIGRATIONS: tuple[str, ...] = (
@@ -70,10 +63,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE outbox ADD COLUMN sending_at TEXT;
     """,
+    # 4: polls and flushes read incidents by index instead of loading the whole book
+    INCIDENT_INDEXES,
 )
 
 
-class SQLiteStore(OutboxTable):
+class SQLiteStore(OutboxTable, IncidentTables):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
@@ -175,50 +170,6 @@ class SQLiteStore(OutboxTable):
         self._run("INSERT OR REPLACE INTO streaks VALUES (?, ?)", (item_key, count))
 
     # -- incidents -------------------------------------------------------------------------------
-
-    def load_book(self, now: datetime) -> Book:
-        horizon = (now - timedelta(days=KEEP_RESOLVED_DAYS)).isoformat()
-        book = Book()
-        rows = self._run(
-            "SELECT body FROM incidents WHERE state = 'open' OR resolved_at >= ? ORDER BY first_seen",
-            (horizon,),
-        )
-        for (body,) in rows.fetchall():
-            inc = incident_from(body)
-            book.incidents[inc.fingerprint] = inc
-        book.pending = [
-            pending_from(r) for r in self._run("SELECT * FROM pending ORDER BY created_at").fetchall()
-        ]
-        book.last_flush = {
-            b: datetime.fromisoformat(t) for b, t in self._run("SELECT * FROM batches").fetchall()
-        }
-        return book
-
-    def save_book(self, book: Book, now: datetime) -> None:
-        with self.transaction():
-            for fp in sorted(book.touched):
-                inc = book.incidents[fp]
-                self._run(
-                    "INSERT OR REPLACE INTO incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        inc.id,
-                        inc.fingerprint,
-                        inc.state,
-                        inc.code,
-                        inc.severity,
-                        inc.source,
-                        inc.first_seen.isoformat(),
-                        inc.last_seen.isoformat(),
-                        inc.resolved_at.isoformat() if inc.resolved_at else None,
-                        incident_json(inc),
-                    ),
-                )
-            self._run("DELETE FROM pending")
-            for p in book.pending:
-                self._run("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?)", pending_row(p))
-            for batch, at in book.last_flush.items():
-                self._run("INSERT OR REPLACE INTO batches VALUES (?, ?)", (batch, at.isoformat()))
-        book.touched.clear()
 
     def incidents(
         self, *, state: str | None = None, since: datetime | None = None, limit: int = 500
