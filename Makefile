@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench bench-detect bench-poll bench-deliver container-smoke browser promtool clean
+.PHONY: demo test lint types unit bench bench-detect bench-poll bench-deliver bench-incidents container-smoke browser promtool clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,7 +51,7 @@ promtool:
 		|| echo "could not install promtool: the promtool checks in tests/test_metrics.py will be skipped"; \
 	fi
 
-bench: bench-detect bench-poll bench-deliver
+bench: bench-detect bench-poll bench-deliver bench-incidents
 
 bench-detect: $(STAMP)
 	$(BIN)/python bench/detect.py
@@ -61,6 +61,9 @@ bench-poll: $(STAMP)
 
 bench-deliver: $(STAMP)
 	$(BIN)/python bench/deliver.py
+
+bench-incidents: $(STAMP)
+	$(BIN)/python bench/incidents.py
 
 # Builds the image and runs it (podman; installed when missing): scripts/container-smoke. Not part of `test`.
 container-smoke:
