@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench bench-detect bench-poll bench-deliver bench-incidents container-smoke browser promtool clean
+.PHONY: demo test lint types unit bench bench-detect bench-poll bench-deliver bench-incidents bench-killloop container-smoke browser promtool clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -64,6 +64,10 @@ bench-deliver: $(STAMP)
 
 bench-incidents: $(STAMP)
 	$(BIN)/python bench/incidents.py
+
+# kill -9 a real daemon 30 times mid-delivery (about 90 s); prints lost / duplicated. Not part of `bench` or `test`.
+bench-killloop: $(STAMP)
+	$(BIN)/python bench/killloop.py
 
 # Builds the image and runs it (podman; installed when missing): scripts/container-smoke. Not part of `test`.
 container-smoke:
