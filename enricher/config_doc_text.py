@@ -162,7 +162,7 @@ One YAML file. `config/example.yaml` annotates every option; `config/container.y
 image's default.
 
 **Validation.** `aadsts-enricher check-config --config FILE` validates the file and summarises what
-would run; `run`, `once`, `test-sink` and `silence` read the file through the
+would run; `run`, `once`, `test-sink`, `silence` and a [reload](#reload) read the file through the
 same checks, so none of them starts on a file `check-config` refuses. Checked, besides types,
 values and required settings: unknown keys (with a "did you mean" for a near miss), unique names
 (tenants, sinks, maintenance windows), that every sink a route or `default_sinks` names exists,
@@ -182,7 +182,26 @@ reachability are only tried when the daemon runs: use `once` and `test-sink` for
 - **Unknown keys are errors**, so a typo fails loudly instead of being ignored.
 - Secrets are never logged or shown by `check-config`.
 
-Minimal file:
+## Reload
+
+`run` re-reads its config file on SIGHUP (`kill -HUP PID`, `docker kill -s HUP NAME`) or on
+`POST /-/reload` to the health address (with `health.basic_user`/`basic_password` or
+`health.bearer_token` when set, like every endpoint but `/healthz`; it answers 200
+`{"status": "reloading"}`, or 400 with `{"error": "..."}` naming the setting). The new file goes
+through the checks above; if they pass, the daemon builds the new sinks, connectors and store,
+then stops the old ones as on SIGTERM (running polls finish their transaction) and starts again
+with the new config: every source is polled at once, and the health endpoints move if
+`health.listen` changed. Metrics carry over (counters keep counting); incidents, the outbox and
+the silences added with `silence add` live in the state database and are untouched. A file that fails a check is refused with one log line
+(`reload refused, the running config stays`, with the reason) and the running config stays.
+
+```sh
+kill -HUP "$(pgrep -f 'aadsts-enricher run')"
+curl -fsS -X POST -H "Authorization: Bearer $HEALTH_TOKEN" http://127.0.0.1:9464/-/reload
+```
+
+## Minimal file
+
 
 ```yaml
 tenants:

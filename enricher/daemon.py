@@ -1,4 +1,4 @@
-"""The long-running service: APScheduler jobs around the pipeline, signals, health.
+"""The long-running service: APScheduler jobs around the pipeline, signals, health, reload.
 
 One job per source (interval with jitter, ``max_instances=1``, ``coalesce``), one flush job (due
 notifications into the outbox, then a wake-up for the delivery workers: it never waits for a
@@ -10,10 +10,12 @@ nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -22,14 +24,16 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from enricher import config as cfg
+from enricher import logs
 from enricher.delivery import Deliverer, DeliveryReport
+from enricher.errors import ConfigError, EnricherError
 from enricher.health import HealthServer
 from enricher.knowledge import load_knowledge
 from enricher.metrics import Metrics
 from enricher.pipeline import CycleReport, Pipeline
 from enricher.sinks.base import Sink
 from enricher.store import SQLiteStore, Store
-from enricher.wiring import SourceJob, Tenant, build_tenant, state_db
+from enricher.wiring import SourceJob, Tenant, build_tenant, secrets_of, state_db
 
 log = logging.getLogger("aadsts_enricher.daemon")
 
@@ -49,12 +53,15 @@ class Service:
         clock: Callable[[], datetime] = utc_now,
         sinks: Mapping[str, Sink] | None = None,
         store: Store | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
         self.stop = threading.Event()
         self.kb = load_knowledge([Path(config_dir, config.knowledge_dir)] if config.knowledge_dir else [])
-        self.metrics = Metrics(kb_version=self.kb.version)
+        # a reload hands over the metrics, so counters keep counting
+        self.metrics = metrics or Metrics(kb_version=self.kb.version)
+        self.metrics.set_kb_version(self.kb.version)
         self._requests_counted: dict[tuple[str, str], int] = {}
         self._requests_lock = threading.Lock()  # source jobs poll in parallel threads
         self.store = store or SQLiteStore(state_db(config))
@@ -165,15 +172,51 @@ class Service:
 
 
 class Daemon:
-    """Runs a Service until SIGTERM/SIGINT."""
+    """Runs a Service until SIGTERM/SIGINT; SIGHUP or ``POST /-/reload`` swaps in a new config.
 
-    def __init__(self, service: Service) -> None:
+    A reload reads the file through the same checks as ``check-config`` and builds the new Service
+    before the running one is touched, so a file with a mistake is refused with one log line and the
+    old config keeps running. Signal handlers only set events; the main loop does the work.
+    """
+
+    def __init__(self, service: Service, config_path: Path | None = None) -> None:
         self.service = service
+        self.config_path = config_path
+        self.stopped = threading.Event()
+        self._reload = threading.Event()
+        self._pending: cfg.Config | None = None
+        self._lock = threading.Lock()
 
     def run(self) -> int:
-        svc = self.service
-        stop = svc.stop
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        handlers = {
+            signal.SIGTERM: self._on_signal,
+            signal.SIGINT: self._on_signal,
+            signal.SIGHUP: self._on_hup,
+        }
+        previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+        running = self._start(self.service)
+        log.info(
+            "started",
+            extra={
+                "sources": [j.name for j in self.service.jobs],
+                "sinks": list(self.service.sinks),
+                "health": running.server.url,
+            },
+        )
+        try:
+            while not self.stopped.wait(0.5):
+                if self._reload.is_set():
+                    self._reload.clear()
+                    running = self._reload_now(running)
+        finally:
+            log.info("stopping")
+            running.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            log.info("stopped")
+        return 0
+
+    def _start(self, svc: Service) -> Running:
         scheduler = BackgroundScheduler(
             timezone="UTC", job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 300}
         )
@@ -197,27 +240,79 @@ class Daemon:
             next_run_time=now + timedelta(seconds=1),
         )
         scheduler.add_job(lambda: svc.pipeline.prune(svc.clock()), "interval", hours=6, id="prune")
-        server = svc.health_server().start()
+        server = svc.health_server()
+        server.actions["/-/reload"] = self._reload_requested_over_http
+        server.start()
         svc.deliverer.start()
         scheduler.start()
-        log.info(
-            "started",
-            extra={"sources": [j.name for j in svc.jobs], "sinks": list(svc.sinks), "health": server.url},
-        )
+        return Running(svc, scheduler, server)
+
+    # -- reload --------------------------------------------------------------------------------------
+
+    def _on_hup(self, signum: int, frame: FrameType | None) -> None:
+        self._reload.set()
+
+    def _reload_requested_over_http(self, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
+        """``POST /-/reload``: the new file is checked now, so the caller hears about a mistake."""
         try:
-            while not stop.wait(0.5):
-                pass
-        finally:
-            log.info("stopping")
-            stopper = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True)
-            stopper.start()
-            stopper.join(timeout=8)  # running jobs see the stop event and finish their transaction
-            server.stop()
-            svc.close()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            log.info("stopped")
-        return 0
+            config = self._read()
+        except ConfigError as exc:
+            log.error("reload refused, the running config stays", extra={"reason": str(exc)})
+            return 400, "application/json", json.dumps({"error": str(exc)}).encode()
+        with self._lock:
+            self._pending = config
+        self._reload.set()
+        return 200, "application/json", b'{"status": "reloading"}'
+
+    def _read(self) -> cfg.Config:
+        if self.config_path is None:
+            raise ConfigError("this daemon was not started from a config file: nothing to reload")
+        from enricher.preflight import load_checked
+
+        return load_checked(self.config_path)
+
+    def _reload_now(self, running: Running) -> Running:
+        with self._lock:
+            config, self._pending = self._pending, None
+        old = running.service
+        try:
+            config = config or self._read()
+            new = Service(config, self.config_path.parent, metrics=old.metrics)  # type: ignore[union-attr]
+        except (EnricherError, OSError, ValueError) as exc:
+            log.error("reload refused, the running config stays", extra={"reason": str(exc)})
+            return running
+        running.stop()
+        logs.setup(config.log.level, config.log.format, [*secrets_of(old.config), *secrets_of(config)])
+        try:
+            running = self._start(new)
+        except OSError as exc:  # e.g. the new health.listen is taken: go back to what worked
+            log.error("reload failed, back to the previous config", extra={"reason": str(exc)})
+            new.close()
+            new = Service(old.config, self.config_path.parent, metrics=old.metrics)  # type: ignore[union-attr]
+            running = self._start(new)
+        self.service = new
+        if self.stopped.is_set():
+            new.stop.set()
+        log.info("reloaded", extra={"sources": [j.name for j in new.jobs], "sinks": list(new.sinks)})
+        return running
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stopped.set()
         self.service.stop.set()
+
+
+@dataclass
+class Running:
+    """One generation of the daemon: a Service with its scheduler and health server."""
+
+    service: Service
+    scheduler: BackgroundScheduler
+    server: HealthServer
+
+    def stop(self) -> None:
+        self.service.stop.set()
+        stopper = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+        stopper.start()
+        stopper.join(timeout=8)  # running jobs see the stop event and finish their transaction
+        self.server.stop()
+        self.service.close()

@@ -2,9 +2,9 @@
 
 ``/healthz`` answers while the process serves requests; ``/readyz`` only while a poll succeeded
 within ``ready_after`` (a daemon whose credentials broke an hour ago is alive but not ready).
-Other modules add routes through ``routes`` and per-path response headers through ``headers`` (the
-dashboard does both). Binds to localhost by default;
-optional basic or bearer auth protects everything but ``/healthz``.
+Other modules add routes through ``routes``, per-path response headers through ``headers`` (the
+dashboard does both) and POST endpoints through ``actions`` (the daemon's ``/-/reload``). Binds to
+localhost by default; optional basic or bearer auth protects everything but ``/healthz``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import ParseResult, parse_qs, urlparse
 
 from enricher.metrics import CONTENT_TYPE, Metrics
 
@@ -26,6 +26,7 @@ log = logging.getLogger("aadsts_enricher.health")
 
 #: A route handler gets the query and returns (status, content type, body).
 Handler = Callable[[dict[str, list[str]]], tuple[int, str, bytes]]
+Endpoint = Handler  # the name the request handler class below uses (it is itself called Handler)
 
 
 class HealthServer:
@@ -52,6 +53,8 @@ class HealthServer:
         }
         #: extra response headers per path (e.g. a Content-Security-Policy for a page)
         self.headers: dict[str, dict[str, str]] = {}
+        #: POST endpoints (``/-/reload``); always behind the same auth as everything but /healthz
+        self.actions: dict[str, Handler] = {}
         self._auth = _auth_check(basic, bearer)
         self._server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), self._handler())
         self._server.daemon_threads = True
@@ -97,13 +100,35 @@ class HealthServer:
                 """What GET would answer, headers only (monitors and load balancers probe this way)."""
                 self._serve(head=True)
 
+            def do_POST(self) -> None:
+                url = urlparse(self.path)
+                length = self.headers.get("Content-Length", "0")
+                self.rfile.read(min(int(length) if length.isdigit() else 0, 65536))  # the body is unused
+                action = server.actions.get(url.path)
+                if action is None:
+                    self._refuse(url.path, head=False)
+                    return
+                self._answer(url, action, head=False, public=False)
+
             def _serve(self, *, head: bool) -> None:
                 url = urlparse(self.path)
                 route = server.routes.get(url.path)
                 if route is None:
-                    self._send(404, "application/json", b'{"error": "not found"}', head=head)
+                    self._refuse(url.path, head=head)
                     return
-                if url.path != "/healthz" and not server._auth(self.headers.get("Authorization", "")):
+                self._answer(url, route, head=head, public=url.path == "/healthz")
+
+            def _refuse(self, path: str, *, head: bool) -> None:
+                """404, or 405 naming the method the path does take."""
+                if path in server.actions or path in server.routes:
+                    allow = "POST" if path in server.actions else "GET, HEAD"
+                    body = b'{"error": "method not allowed"}'
+                    self._send(405, "application/json", body, {"Allow": allow}, head=head)
+                else:
+                    self._send(404, "application/json", b'{"error": "not found"}', head=head)
+
+            def _answer(self, url: ParseResult, route: Endpoint, *, head: bool, public: bool) -> None:
+                if not public and not server._auth(self.headers.get("Authorization", "")):
                     self._send(
                         401,
                         "application/json",

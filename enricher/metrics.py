@@ -86,13 +86,18 @@ class Metrics:
         self._m: dict[str, Counter | Gauge | Histogram] = {}
         for short, (kind, text, labels) in SPEC.items():
             self._m[PREFIX + short] = _build(kind, PREFIX + short, text, labels, self.registry)
-        info = Gauge(
+        self._info = Gauge(
             PREFIX + "build_info",
             "Always 1; the labels say which enricher and knowledge base are running.",
             ("version", "kb_version"),
             registry=self.registry,
         )
-        info.labels(version=__version__, kb_version=kb_version or "none").set(1)
+        self.set_kb_version(kb_version)
+
+    def set_kb_version(self, kb_version: str) -> None:
+        """After a reload the knowledge base may be another one; build_info shows the one in use."""
+        self._info.clear()
+        self._info.labels(version=__version__, kb_version=kb_version or "none").set(1)
 
     def _typed(self, name: str, kind: _Kind) -> Any:
         metric = self._m[name]

@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "run",
         help="run the daemon until SIGTERM / Ctrl-C",
         description="Poll every configured source on its interval, track incidents and deliver "
-        "notifications, serving /healthz, /readyz, /metrics and the dashboard.",
+        "notifications, serving /healthz, /readyz, /metrics and the dashboard. SIGHUP (or an "
+        "authorised POST /-/reload) re-reads the config: a file check-config would refuse is refused "
+        "with one log line and the running config stays.",
     )
     run.add_argument(
         "--config", required=True, metavar="FILE", help="the YAML config (see config/example.yaml)"
@@ -86,7 +88,7 @@ def _service(path: str):  # type: ignore[no-untyped-def]
 def cmd_run(args: argparse.Namespace) -> int:
     from enricher.daemon import Daemon
 
-    return Daemon(_service(args.config)).run()
+    return Daemon(_service(args.config), Path(args.config).resolve()).run()
 
 
 def cmd_once(args: argparse.Namespace) -> int:
