@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from enricher.dashboard import charts
 from enricher.dashboard.filters import RANGES, Filters
-from enricher.dashboard.stats import Stats
+from enricher.dashboard.stats import Counted, Stats
 from enricher.dashboard.view import SOURCE_LABEL, IncidentView
 from enricher.kb_schema import SEVERITIES
 from enricher.notification import describe_duration
@@ -40,7 +40,7 @@ class Page:
     choices: dict[str, list[str]]
 
 
-def choices_of(views: Sequence[IncidentView]) -> dict[str, list[str]]:
+def choices_of(views: Sequence[Counted]) -> dict[str, list[str]]:
     return {
         "source": sorted({v.source for v in views}),
         "severity": [s for s in SEVERITIES if any(v.severity == s for v in views)],

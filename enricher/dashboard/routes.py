@@ -6,6 +6,8 @@ the pure modules beside this one. The health server answers the request (auth, b
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
@@ -14,9 +16,10 @@ from importlib import resources
 from enricher.dashboard.filters import FilterError, Filters, parse_filters
 from enricher.dashboard.page import Page, choices_of, error_page, render_page
 from enricher.dashboard.stats import Stats, compute_stats, failure_times, stats_json
-from enricher.dashboard.view import IncidentView, in_range, incident_json, incident_view, matches, ordered
+from enricher.dashboard.view import incident_json, incident_view, scrub
 from enricher.health import HealthServer
 from enricher.store import Store
+from enricher.store.queries import IncidentFilter, IncidentRow
 
 Response = tuple[int, str, bytes]
 Query = Mapping[str, Sequence[str]]
@@ -38,9 +41,11 @@ STATIC = {
 }
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
-#: How many incidents one request reads from the store at most (open ones, and recent ones).
-FETCH_LIMIT = 1000
+#: How many incidents the page lists (of the open ones, and of the resolved ones); counts cover all.
+PAGE_LIMIT = 200
+#: ``/api/incidents``: incidents per response by default, and at most (counts cover all).
 API_LIMIT = 200
+MAX_LIMIT = 1000
 _FILTER_PARAMS = {"source", "severity", "code", "workspace", "range"}
 
 
@@ -68,8 +73,12 @@ class Dashboard:
         except FilterError as exc:
             return 400, HTML, error_page(str(exc)).encode()
         now = self.clock()
-        shown, chosen = self._load(filters, now)
-        opened, resolved = ordered(chosen)
+        chosen = _store_filter(filters, now)
+        opened, resolved = (
+            [incident_view(i) for i in self.store.list_incidents(chosen, state=state, limit=PAGE_LIMIT)]
+            for state in ("open", "resolved")
+        )
+        shown = [_scrubbed(r) for r in self.store.incident_rows(IncidentFilter(now - filters.span))]
         page = Page(now, filters, opened, resolved, self._stats(chosen, filters, now), choices_of(shown))
         return 200, HTML, render_page(page).encode()
 
@@ -81,16 +90,17 @@ class Dashboard:
         except FilterError as exc:
             return _json(400, {"error": str(exc)})
         now = self.clock()
-        _, chosen = self._load(filters, now)
-        opened, resolved = ordered(chosen)
-        listed = [v for v in (*opened, *resolved) if state is None or v.state == state]
+        chosen = _store_filter(filters, now)
+        counts = self.store.count_incidents(chosen)
+        opened, resolved = counts.get("open", 0), counts.get("resolved", 0)
+        listed = self.store.list_incidents(chosen, state=state, limit=limit)
         body = {
             "generated_at": now.isoformat(),
             "filters": filters.as_dict() | {"state": state, "limit": limit},
-            "total": len(listed),
-            "open": len(opened),
-            "resolved": len(resolved),
-            "incidents": [incident_json(v) for v in listed[:limit]],
+            "total": counts.get(state, 0) if state else opened + resolved,
+            "open": opened,
+            "resolved": resolved,
+            "incidents": [incident_json(incident_view(i)) for i in listed],
         }
         return _json(200, body)
 
@@ -100,23 +110,31 @@ class Dashboard:
         except FilterError as exc:
             return _json(400, {"error": str(exc)})
         now = self.clock()
-        _, chosen = self._load(filters, now)
-        stats = stats_json(self._stats(chosen, filters, now))
+        stats = stats_json(self._stats(_store_filter(filters, now), filters, now))
         return _json(200, {"generated_at": now.isoformat(), "filters": filters.as_dict(), **stats})
 
-    def _load(self, filters: Filters, now: datetime) -> tuple[list[IncidentView], list[IncidentView]]:
-        """(every incident in the time range, those that also match the other filters)."""
-        rows = {i.id: i for i in self.store.incidents(state="open", limit=FETCH_LIMIT)}
-        rows.update({i.id: i for i in self.store.incidents(since=now - filters.span, limit=FETCH_LIMIT)})
-        shown = [v for v in map(incident_view, rows.values()) if in_range(v, now, filters)]
-        return shown, [v for v in shown if matches(v, filters)]
+    def _stats(self, chosen: IncidentFilter, filters: Filters, now: datetime) -> Stats:
+        """Every matching incident counts: light rows and failure times read by the store."""
+        rows = [_scrubbed(r) for r in self.store.incident_rows(chosen)]
+        recorded = self.store.failure_events(chosen)
+        failures = {r.id: failure_times(r, recorded.get(r.id, ())) for r in rows}
+        return compute_stats(rows, failures, now - filters.span, now)
 
-    def _stats(self, views: Sequence[IncidentView], filters: Filters, now: datetime) -> Stats:
-        failures = {
-            v.id: failure_times(v, [e.at for e in self.store.events(v.id) if e.kind == "failure"])
-            for v in views
-        }
-        return compute_stats(views, failures, now - filters.span, now)
+
+def _store_filter(filters: Filters, now: datetime) -> IncidentFilter:
+    return IncidentFilter(
+        now - filters.span, filters.sources, filters.severities, filters.codes, filters.workspaces
+    )
+
+
+def _scrubbed(row: IncidentRow) -> IncidentRow:
+    """Names and titles as the page shows them (credentials hidden), like ``incident_view``."""
+    return dataclasses.replace(row, short=_scrub(row.short), workspaces=tuple(map(_scrub, row.workspaces)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _scrub(text: str) -> str:
+    return scrub(text)
 
 
 def _asset(ctype: str, body: bytes) -> Callable[[Query], Response]:
@@ -143,8 +161,8 @@ def _limit(query: Query) -> int:
     values = [v.strip() for v in query.get("limit", ()) if v.strip()]
     if not values:
         return API_LIMIT
-    if not values[-1].isdigit() or not 1 <= int(values[-1]) <= FETCH_LIMIT:
-        raise FilterError(f"limit: {values[-1]!r} is not a number from 1 to {FETCH_LIMIT}")
+    if not values[-1].isdigit() or not 1 <= int(values[-1]) <= MAX_LIMIT:
+        raise FilterError(f"limit: {values[-1]!r} is not a number from 1 to {MAX_LIMIT}")
     return int(values[-1])
 
 

@@ -14,8 +14,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
-from enricher.dashboard.view import CONTAINER_KIND, IncidentView
+from enricher.dashboard.view import CONTAINER_KIND, SOURCE_LABEL
 
 TOP_CONTAINERS = 10
 #: Time-to-resolve histogram buckets: (label, upper bound in seconds).
@@ -26,6 +27,33 @@ RESOLVE_BUCKETS: tuple[tuple[str, float], ...] = (
     ("4-24 h", 86400),
     ("> 1 d", float("inf")),
 )
+
+
+class Counted(Protocol):
+    """What the numbers need of an incident: a view, or a light row the store reads in SQL."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def short(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def first_seen(self) -> datetime: ...
+    @property
+    def last_seen(self) -> datetime: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def workspaces(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +102,7 @@ class Stats:
     resolve: ResolveStats
 
 
-def failure_times(view: IncidentView, recorded: Sequence[datetime]) -> list[datetime]:
+def failure_times(view: Counted, recorded: Sequence[datetime]) -> list[datetime]:
     """When each of ``view.count`` failures happened, as well as the recorded events tell."""
     times = sorted(min(t, view.last_seen) for t in recorded)[-view.count :] if view.count else []
     if times:
@@ -84,7 +112,7 @@ def failure_times(view: IncidentView, recorded: Sequence[datetime]) -> list[date
 
 
 def compute_stats(
-    views: Sequence[IncidentView], failures: Mapping[str, Sequence[datetime]], start: datetime, end: datetime
+    views: Sequence[Counted], failures: Mapping[str, Sequence[datetime]], start: datetime, end: datetime
 ) -> Stats:
     """``failures`` maps incident id -> failure times (see :func:`failure_times`)."""
     days = _days(start, end)
@@ -96,7 +124,7 @@ def compute_stats(
             per_day[t.astimezone(UTC).date()][view.code] += 1
         keys = {
             "code": [(view.code, view.short or view.code, "")],
-            "source": [(view.source, view.source_label, view.source)],
+            "source": [(view.source, SOURCE_LABEL.get(view.source, view.source), view.source)],
             "container": [
                 (w, f"{w} ({CONTAINER_KIND.get(view.source, 'workspace')})", view.source)
                 for w in view.workspaces
@@ -117,7 +145,9 @@ def compute_stats(
         codes=_ranked(by["code"]),
         sources=_ranked(by["source"]),
         containers=_ranked(by["container"])[:TOP_CONTAINERS],
-        resolve=resolve_stats([s for v in views if (s := v.resolve_seconds) is not None]),
+        resolve=resolve_stats(
+            [max(0.0, (v.resolved_at - v.first_seen).total_seconds()) for v in views if v.resolved_at]
+        ),
     )
 
 

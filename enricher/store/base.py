@@ -12,6 +12,7 @@ from connectors.records import RunRecord, RunStatus
 from enricher.incidents import Book, Incident, Pending
 from enricher.notification import Notification
 from enricher.routing import Silence
+from enricher.store.queries import IncidentFilter, IncidentRow
 
 OutboxState = Literal["pending", "delivered", "dead"]
 #: How long a resolved incident stays in the book (reopening within this keeps its history).
@@ -106,6 +107,21 @@ class Store(Protocol):
     def incidents(
         self, *, state: str | None = None, since: datetime | None = None, limit: int = 500
     ) -> list[Incident]: ...
+    def count_incidents(self, f: IncidentFilter) -> dict[str, int]:
+        """Incidents matching ``f`` per state."""
+        ...
+
+    def list_incidents(
+        self, f: IncidentFilter, *, state: str | None = None, limit: int = 200
+    ) -> list[Incident]:
+        """The first ``limit`` incidents matching ``f`` (and ``state``) in ``list_key`` order."""
+        ...
+
+    def incident_rows(self, f: IncidentFilter) -> list[IncidentRow]: ...
+    def failure_events(self, f: IncidentFilter) -> dict[str, list[datetime]]:
+        """Incident id -> when each of its failures was recorded, for the incidents matching ``f``."""
+        ...
+
     def events(self, incident_id: str) -> list[Event]: ...
     def add_event(self, incident_id: str, at: datetime, kind: str, detail: str = "") -> None: ...
 

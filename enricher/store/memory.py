@@ -27,6 +27,7 @@ from enricher.store.base import (
     run_key,
     worth_processing,
 )
+from enricher.store.queries import IncidentFilter, IncidentRow, list_key, matches, row_of
 
 
 @dataclass
@@ -158,6 +159,30 @@ class MemoryStore:
             if (state is None or i.state == state) and (since is None or i.last_seen >= since)
         ]
         return sorted(found, key=lambda i: i.last_seen, reverse=True)[:limit]
+
+    def count_incidents(self, f: IncidentFilter) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for i in self._s.incidents.values():
+            if matches(i, f):
+                counts[i.state] = counts.get(i.state, 0) + 1
+        return counts
+
+    def list_incidents(
+        self, f: IncidentFilter, *, state: str | None = None, limit: int = 200
+    ) -> list[Incident]:
+        found = [i for i in self._s.incidents.values() if matches(i, f) and state in (None, i.state)]
+        return sorted(found, key=list_key)[:limit]
+
+    def incident_rows(self, f: IncidentFilter) -> list[IncidentRow]:
+        return [row_of(i) for i in self._s.incidents.values() if matches(i, f)]
+
+    def failure_events(self, f: IncidentFilter) -> dict[str, list[datetime]]:
+        wanted = {i.id for i in self._s.incidents.values() if matches(i, f)}
+        found: dict[str, list[datetime]] = {}
+        for e in self._s.events:
+            if e.kind == "failure" and e.incident_id in wanted:
+                found.setdefault(e.incident_id, []).append(e.at)
+        return found
 
     def events(self, incident_id: str) -> list[Event]:
         return [e for e in self._s.events if e.incident_id == incident_id]

@@ -25,6 +25,7 @@ from enricher.store.base import (
     worth_processing,
 )
 from enricher.store.codec import incident_from, silence_from, silence_json
+from enricher.store.sqlite_dashboard import WORKSPACE_KEYS, DashboardQueries
 from enricher.store.sqlite_incidents import INCIDENT_INDEXES, IncidentTables
 from enricher.store.sqlite_outbox import OutboxTable
 
@@ -65,10 +66,12 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 4: polls and flushes read incidents by index instead of loading the whole book
     INCIDENT_INDEXES,
+    # 5: the dashboard's workspace filter, case-insensitive
+    WORKSPACE_KEYS,
 )
 
 
-class SQLiteStore(OutboxTable, IncidentTables):
+class SQLiteStore(OutboxTable, IncidentTables, DashboardQueries):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:

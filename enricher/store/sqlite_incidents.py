@@ -154,8 +154,11 @@ class IncidentTables:
         )
         self._run("DELETE FROM incident_items WHERE incident_id = ?", (inc.id,))
         self._db.executemany(
-            "INSERT INTO incident_items VALUES (?, ?, ?)",
-            [(inc.id, key, item.container_name) for key, item in zip(inc.item_keys, inc.items, strict=False)],
+            "INSERT INTO incident_items (incident_id, item_key, workspace, workspace_key) VALUES (?, ?, ?, ?)",
+            [
+                (inc.id, key, item.container_name, item.container_name.casefold())
+                for key, item in zip(inc.item_keys, inc.items, strict=False)
+            ],
         )
 
     def open_counts(self) -> dict[str, int]:

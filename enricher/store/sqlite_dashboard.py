@@ -1,0 +1,118 @@
+"""The dashboard's questions in SQL: counts, one page of a list, light rows for the charts.
+
+Each is one query over the incident columns (and ``incident_items`` for the workspace filter), so
+the numbers are exact at any size and no incident body is decoded except for the page shown.
+``enricher.store.queries`` says the same in Python (``matches``, ``list_key``); the contract
+tests run both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from enricher.incidents import Incident
+from enricher.store.codec import incident_from
+from enricher.store.queries import RANK, IncidentFilter, IncidentRow
+
+#: Migration 5: case-folded workspace names for the workspace filter (older rows: ASCII lower case).
+WORKSPACE_KEYS = """
+    ALTER TABLE incident_items ADD COLUMN workspace_key TEXT NOT NULL DEFAULT '';
+    UPDATE incident_items SET workspace_key = lower(workspace);
+    CREATE INDEX incident_items_workspace ON incident_items(workspace_key);
+    """
+_RANK_SQL = (
+    "CASE severity " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in RANK.items()) + f" ELSE {RANK['info']} END"
+)
+_ORDER = (
+    f" ORDER BY state != 'open', CASE WHEN state = 'open' THEN {_RANK_SQL} ELSE 0 END,"
+    " CASE WHEN state = 'open' THEN last_seen END DESC, coalesce(resolved_at, last_seen) DESC, id"
+)
+_ROW = (
+    "SELECT id, state, {severity}, code, coalesce(json_extract(body, '$.content.short'), ''), source, "
+    "first_seen, last_seen, resolved_at, json_extract(body, '$.count') FROM incidents"
+)
+
+
+class DashboardQueries:
+    """Mixed into ``SQLiteStore``, which provides ``_run``."""
+
+    def _run(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Cursor:
+        raise NotImplementedError
+
+    def count_incidents(self, f: IncidentFilter) -> dict[str, int]:
+        where, args = _where(f)
+        rows = self._run(f"SELECT state, COUNT(*) FROM incidents WHERE {where} GROUP BY state", args)
+        return {state: int(n) for state, n in rows.fetchall()}
+
+    def list_incidents(
+        self, f: IncidentFilter, *, state: str | None = None, limit: int = 200
+    ) -> list[Incident]:
+        where, args = _where(f)
+        if state:
+            where, args = f"{where} AND state = ?", [*args, state]
+        rows = self._run(f"SELECT body FROM incidents WHERE {where}{_ORDER} LIMIT ?", [*args, limit])
+        return [incident_from(body) for (body,) in rows.fetchall()]
+
+    def incident_rows(self, f: IncidentFilter) -> list[IncidentRow]:
+        where, args = _where(f)
+        spaces: dict[str, list[str]] = {}
+        for iid, name in self._run(
+            f"SELECT incident_id, workspace FROM incident_items WHERE workspace != '' AND incident_id IN "
+            f"(SELECT id FROM incidents WHERE {where}) ORDER BY rowid",
+            args,
+        ).fetchall():
+            spaces.setdefault(iid, []).append(name)
+        severity = f"CASE WHEN severity IN ({', '.join(repr(s) for s in RANK)}) THEN severity ELSE 'info' END"
+        rows = self._run(_ROW.format(severity=severity) + f" WHERE {where}", args).fetchall()
+        return [
+            IncidentRow(
+                iid,
+                state,
+                sev,
+                code,
+                short,
+                source,
+                datetime.fromisoformat(first),
+                datetime.fromisoformat(last),
+                datetime.fromisoformat(resolved) if resolved else None,
+                int(count),
+                tuple(dict.fromkeys(spaces.get(iid, ()))),
+            )
+            for iid, state, sev, code, short, source, first, last, resolved, count in rows
+        ]
+
+    def failure_events(self, f: IncidentFilter) -> dict[str, list[datetime]]:
+        where, args = _where(f)
+        found: dict[str, list[datetime]] = {}
+        for iid, at in self._run(
+            "SELECT incident_id, at FROM incident_events WHERE kind = 'failure' AND incident_id IN "
+            f"(SELECT id FROM incidents WHERE {where}) ORDER BY id",
+            args,
+        ).fetchall():
+            found.setdefault(iid, []).append(datetime.fromisoformat(at))
+        return found
+
+
+def _where(f: IncidentFilter) -> tuple[str, list[object]]:
+    """The filter as a WHERE clause (``incident_items.workspace_key`` holds case-folded names)."""
+    parts: list[str] = ["(state = 'open' OR last_seen >= ?)"]
+    args: list[object] = [f.since.isoformat()]
+    for column, values in (("source", f.sources), ("code", f.codes)):
+        if values:
+            parts.append(f"{column} IN ({', '.join('?' * len(values))})")
+            args += values
+    if f.severities:
+        unknown = "info" in f.severities
+        marks = ", ".join("?" * len(f.severities))
+        known = ", ".join("?" * len(RANK))
+        parts.append(f"(severity IN ({marks})" + (f" OR severity NOT IN ({known}))" if unknown else ")"))
+        args += [*f.severities, *(RANK if unknown else ())]
+    if f.workspaces:
+        keys = sorted({w.casefold() for w in f.workspaces})
+        parts.append(
+            f"id IN (SELECT incident_id FROM incident_items WHERE workspace_key IN ({', '.join('?' * len(keys))}))"
+        )
+        args += keys
+    return " AND ".join(parts), args

@@ -1,0 +1,143 @@
+"""Exact numbers at any size: more open incidents than one page, counted by the store.
+
+1,500 open and 300 resolved incidents over three workspaces, two sources and three codes, made
+the way the pipeline makes them (detect -> enrich -> on_failure/on_success -> store), in both
+stores. The API's totals and per-group counts must equal what a plain count of the same incidents
+says, whatever the filters, and a page never holds more than its limit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.records import RunRecord, RunStatus, Source
+from enricher.dashboard import register
+from enricher.detect import detect
+from enricher.enrich import enrich
+from enricher.health import HealthServer
+from enricher.incidents import Book, Incident, Policy, on_failure, on_success
+from enricher.knowledge import load_knowledge
+from enricher.metrics import Metrics
+from enricher.store import MemoryStore, SQLiteStore, Store
+from enricher.store.queries import IncidentFilter, matches
+from tests.dashboard.conftest import Served
+
+NOW = datetime(2025, 4, 2, 9, 0, tzinfo=UTC)
+OPEN, RESOLVED = 1500, 300
+WORKSPACES = ("Finance", "Sales EMEA", "Ökonomie")
+CODES = ("53003", "7000222", "50076")
+
+
+def build(store: Store) -> list[Incident]:
+    kb = load_knowledge()
+    book = Book()
+    for n in range(OPEN + RESOLVED):
+        at = NOW - timedelta(hours=1 + n % 48)
+        run = RunRecord(
+            Source.ADF if n % 4 == 0 else Source.POWERBI,
+            "contoso",
+            f"ws{n % 3}",
+            WORKSPACES[n % 3],
+            f"item{n}",
+            f"Item {n}",
+            "dataset",
+            f"run{n}",
+            RunStatus.FAILED,
+            ended_at=at,
+            error_text=f"AADSTS{CODES[n % 3]}: failed",
+        )
+        alert = enrich(run, detect(run.error_text), kb)
+        assert alert is not None
+        inc = on_failure(book, alert, at, Policy())
+        store.add_event(inc.id, at, "failure", f"run {run.run_id}")
+        if n >= OPEN:
+            on_success(book, run.item_key, at + timedelta(minutes=30), at, Policy())
+    store.save_book(book, NOW)
+    return list(book.incidents.values())
+
+
+@pytest.fixture(scope="module", params=["memory", "sqlite"])
+def scale(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Served, list[Incident]]]:
+    path: Path = tmp_path_factory.mktemp("scale") / "state.db"
+    store: Store = MemoryStore() if request.param == "memory" else SQLiteStore(path)
+    incidents = build(store)
+    server = HealthServer("127.0.0.1:0", Metrics(), lambda: None, lambda: NOW, timedelta(minutes=10))
+    register(server, store, lambda: NOW)
+    server.start()
+    try:
+        yield Served(server.url, NOW), incidents
+    finally:
+        server.stop()
+        store.close()
+
+
+def expected(incidents: list[Incident], **filters: tuple[str, ...]) -> Counter[str]:
+    f = IncidentFilter(NOW - timedelta(days=7), **filters)
+    return Counter(i.state for i in incidents if matches(i, f))
+
+
+@pytest.mark.parametrize(
+    ("query", "filters"),
+    [
+        ("", {}),
+        ("source=adf", {"sources": ("adf",)}),
+        ("code=53003,50076", {"codes": ("53003", "50076")}),
+        ("workspace=%C3%96KONOMIE", {"workspaces": ("Ökonomie",)}),
+        ("severity=high&source=powerbi", {"severities": ("high",), "sources": ("powerbi",)}),
+    ],
+)
+def test_counts_are_exact(
+    scale: tuple[Served, list[Incident]], query: str, filters: dict[str, tuple[str, ...]]
+) -> None:
+    """Totals in both endpoints equal a plain count, with more open incidents than fit a page."""
+    served, incidents = scale
+    want = expected(incidents, **filters)
+    assert sum(want.values()) > 0
+    listed = served.json(f"/api/incidents?{query}&limit=50")
+    assert (listed["open"], listed["resolved"]) == (want["open"], want["resolved"])
+    assert listed["total"] == want["open"] + want["resolved"] and len(listed["incidents"]) == 50
+    totals = served.json(f"/api/stats?{query}")["totals"]
+    assert (totals["open"], totals["resolved"], totals["incidents"]) == (
+        want["open"], want["resolved"], want["open"] + want["resolved"]
+    )  # fmt: skip
+
+
+def test_everything_counts(scale: tuple[Served, list[Incident]]) -> None:
+    """All 1,800 incidents and their 1,800 failures; groups add up; the open list is worst first."""
+    served, _ = scale
+    stats = served.json("/api/stats")
+    assert stats["totals"] == {"incidents": 1800, "open": 1500, "resolved": 300, "failures": 1800}
+    assert sum(g["incidents"] for g in stats["by_code"]) == 1800
+    assert sum(g["open"] for g in stats["by_source"]) == 1500
+    assert {g["container_name"] for g in stats["top_containers"]} == set(WORKSPACES)
+    assert stats["time_to_resolve"]["count"] == 300
+    page = served.json("/api/incidents?state=open&limit=1000")
+    assert page["total"] == 1500 and len(page["incidents"]) == 1000
+    ranks = ["critical", "high", "medium", "low", "info"]
+    severities = [ranks.index(i["severity"]) for i in page["incidents"]]
+    assert severities == sorted(severities)
+    status, _, html = served.get("/")
+    assert status == 200 and b'<span class="count">1500</span>' in html
+
+
+def test_both_stores_list_alike(tmp_path: Path) -> None:
+    """The SQL order and rows are the Python ones (``list_key``, ``row_of``)."""
+    memory, sqlite = MemoryStore(), SQLiteStore(tmp_path / "state.db")
+    build(memory), build(sqlite)
+    f = IncidentFilter(NOW - timedelta(hours=20), workspaces=("sales emea",))
+    assert [i.id for i in memory.list_incidents(f, limit=400)] == [
+        i.id for i in sqlite.list_incidents(f, limit=400)
+    ]
+    by_id = {r.id: r for r in memory.incident_rows(f)}
+    assert sorted(by_id.values(), key=lambda r: r.id) == sorted(sqlite.incident_rows(f), key=lambda r: r.id)
+    assert memory.failure_events(f) == sqlite.failure_events(f) and len(by_id) > 0
+    assert dataclasses.asdict(next(iter(by_id.values())))["workspaces"] == ("Sales EMEA",)
+    sqlite.close()
