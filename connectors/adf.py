@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import Identity, NameFilter, Poll, guarded_poll
+from connectors.base import Identity, Ledger, NameFilter, Poll, guarded_poll
 from connectors.clouds import Endpoints
 from connectors.http import AzureHttp
+from connectors.paths import seg
 from connectors.pipeline_runs import Target, Windowing, poll_targets
 from connectors.records import Source
 from connectors.timefmt import iso
@@ -47,14 +48,20 @@ class ADFConnector:
     source = Source.ADF
 
     def __init__(
-        self, http: AzureHttp, endpoints: Endpoints, identity: Identity, options: ADFOptions
+        self,
+        http: AzureHttp,
+        endpoints: Endpoints,
+        identity: Identity,
+        options: ADFOptions,
+        name: str = "adf",
     ) -> None:
         self.http = http
         self.root = endpoints.arm
         self.scope = endpoints.scope("arm")
         self.identity = identity
         self.options = options
-        self.name = f"{identity.tenant}/adf"
+        self.name = f"{identity.tenant}/{name}"
+        self._ledger = Ledger()
         self._targets: list[Target] = []
         self._listed_at: datetime | None = None
 
@@ -76,7 +83,7 @@ class ADFConnector:
                 self.options.windowing,
             )
 
-        poll = guarded_poll(self.identity, self.scope, now, dict(cursor), body)
+        poll = guarded_poll(self.identity, self.scope, now, dict(cursor), body, self._ledger)
         poll.cursor["polled_at"] = iso(now)
         poll.errors = [_hint(e) for e in poll.errors]
         return poll
@@ -93,7 +100,7 @@ class ADFConnector:
         ]
         found = []
         for sub in subscriptions:
-            url = f"{self.root}/subscriptions/{sub}/providers/Microsoft.DataFactory/factories"
+            url = f"{self.root}/subscriptions/{seg(sub)}/providers/Microsoft.DataFactory/factories"
             for page in self.http.follow(API, url, self.scope, {"api-version": VERSION}, "nextLink"):
                 for factory in (page or {}).get("value") or []:
                     name = str(factory.get("name") or "")
@@ -104,12 +111,12 @@ class ADFConnector:
 
     def _target(self, f: FactoryRef) -> Target:
         base = (
-            f"{self.root}/subscriptions/{f.subscription_id}/resourceGroups/{f.resource_group}"
-            f"/providers/Microsoft.DataFactory/factories/{f.name}"
+            f"{self.root}/subscriptions/{seg(f.subscription_id)}/resourceGroups/{seg(f.resource_group)}"
+            f"/providers/Microsoft.DataFactory/factories/{seg(f.name)}"
         )
 
         def activity_url(run: Mapping[str, Any]) -> str:
-            return f"{base}/pipelineruns/{run.get('runId')}/queryActivityruns?api-version={VERSION}"
+            return f"{base}/pipelineruns/{seg(run.get('runId'))}/queryActivityruns?api-version={VERSION}"
 
         return Target(
             key=f"{f.subscription_id}/{f.resource_group}/{f.name}".lower(),

@@ -5,12 +5,18 @@ cursor (small, JSON-able watermarks). Overlapping windows may return a run twice
 drops runs it has seen with the same status, so a connector can always err on the side of reading
 more. A failure of one item (a container, a dataset) is reported in ``errors`` and does not stop
 the others; its watermark stays put so the next cycle retries it.
+
+``errors`` are repeated every cycle (they decide the poll's health); ``notices`` are the problems
+reported for the first time: each (kind, item) once, until that item works again. A refused
+optional call (history the app may not read) is a notice without an error: the data already read
+still counts and the poll stays healthy.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,12 +30,59 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A problem of one item, reported once: ``kind`` is a short word for metrics (``refused``,
+    ``timeout``, ``link_loop``, ``page_cap``...), ``item`` names what it happened to."""
+
+    kind: str
+    item: str
+    message: str
+
+
+class Ledger:
+    """The problems a connector has reported and not yet seen cleared (thread-safe).
+
+    Kept by the connector across polls, so a problem that recurs every cycle is reported once.
+    """
+
+    def __init__(self) -> None:
+        self._open: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def first(self, kind: str, item: str) -> bool:
+        """True the first time (kind, item) is reported since it last cleared."""
+        with self._lock:
+            if (kind, item) in self._open:
+                return False
+            self._open.add((kind, item))
+            return True
+
+    def clear(self, item: str) -> None:
+        """``item`` worked: a later problem of it is news again."""
+        with self._lock:
+            self._open = {key for key in self._open if key[1] != item}
+
+
 @dataclass
 class Poll:
     records: list[RunRecord] = field(default_factory=list)
     cursor: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     auth_error: AuthError | None = None
+    notices: list[Notice] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger, repr=False)
+
+    def problem(self, kind: str, item: str, message: str, *, error: bool = True) -> None:
+        """Record a problem of ``item``: an error of this poll unless ``error`` is False, and a
+        notice the first time it is seen."""
+        if error:
+            self.errors.append(f"{item}: {message}")
+        if self.ledger.first(kind, item):
+            self.notices.append(Notice(kind, item, message))
+
+    def worked(self, item: str) -> None:
+        self.ledger.clear(item)
 
 
 class Connector(Protocol):
@@ -71,22 +124,29 @@ def self_record(identity: Identity, scope: str, now: datetime, error: AuthError 
 
 
 def guarded_poll(
-    identity: Identity, scope: str, now: datetime, cursor: dict[str, str], body: Callable[[Poll], None]
+    identity: Identity,
+    scope: str,
+    now: datetime,
+    cursor: dict[str, str],
+    body: Callable[[Poll], None],
+    ledger: Ledger | None = None,
 ) -> Poll:
     """Run ``body`` and always finish with the record of the daemon's own sign-in for ``scope``.
 
     An AuthError anywhere (azure-identity could not get a token) ends the poll and becomes a failed
     ``self`` run carrying Entra's text; any other ConnectorError is an error of this poll.
     """
-    poll = Poll(cursor=cursor)
+    poll = Poll(cursor=cursor, ledger=ledger or Ledger())
     try:
         body(poll)
     except AuthError as exc:
         poll.auth_error = exc
     except ConnectorError as exc:
-        poll.errors.append(str(exc))
+        poll.problem(kind_of(exc), "poll", str(exc))
     if poll.auth_error:
-        poll.errors.append(str(poll.auth_error))
+        poll.problem("auth", "sign-in", str(poll.auth_error))
+    else:
+        poll.worked("sign-in")
     poll.records.append(self_record(identity, scope, now, poll.auth_error))
     return poll
 
@@ -109,16 +169,28 @@ def fan_out(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[tupl
 def collect(
     poll: Poll, results: Iterable[tuple[T, R | ConnectorError]], what: Callable[[T], str]
 ) -> list[tuple[T, R]]:
-    """Successful results; failures go to ``poll.errors`` (the first auth failure to ``auth_error``)."""
+    """Successful results; failures become problems of their item (the first auth failure goes to
+    ``auth_error``)."""
     ok = []
     for item, result in results:
         if isinstance(result, AuthError):
             poll.auth_error = poll.auth_error or result
-        elif isinstance(result, ApiError | ConnectorError):
-            poll.errors.append(f"{what(item)}: {result}")
+        elif isinstance(result, ConnectorError):
+            poll.problem(kind_of(result), what(item), str(result))
         else:
+            poll.worked(what(item))
             ok.append((item, result))
     return ok
+
+
+def kind_of(error: ConnectorError) -> str:
+    """The metric word for a failure: the ApiError's kind, else ``error``."""
+    return error.kind if isinstance(error, ApiError) else "error"
+
+
+def refused(error: ConnectorError) -> bool:
+    """A 403 or 404: the caller may not read this (or it is not there for the caller)."""
+    return isinstance(error, ApiError) and error.status in (403, 404)
 
 
 @dataclass(frozen=True)

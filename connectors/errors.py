@@ -14,11 +14,23 @@ class ConnectorError(Exception):
 
 
 class ApiError(ConnectorError):
-    def __init__(self, api: str, message: str, *, status: int | None = None, retryable: bool = True) -> None:
+    """``kind`` is a short word for metrics and logs: ``http_403``, ``timeout``, ``bad_json``,
+    ``link_loop``, ``page_cap``, ``too_large``, ``throttled``, ``unreachable``..."""
+
+    def __init__(
+        self,
+        api: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = True,
+        kind: str | None = None,
+    ) -> None:
         super().__init__(f"{api}: {message}")
         self.api = api
         self.status = status
         self.retryable = retryable
+        self.kind = kind or (f"http_{status}" if status else "error")
 
 
 class AuthError(ConnectorError):

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import Identity, NameFilter, Poll, as_dict, collect, fan_out, guarded_poll
+from connectors.base import Identity, Ledger, NameFilter, Poll, as_dict, collect, fan_out, guarded_poll
 from connectors.clouds import Endpoints
 from connectors.http import AzureHttp
+from connectors.paths import seg
 from connectors.records import RunRecord, Source, status_from_word
 from connectors.timefmt import iso, parse_time
 
@@ -44,14 +45,20 @@ class FabricConnector:
     source = Source.FABRIC
 
     def __init__(
-        self, http: AzureHttp, endpoints: Endpoints, identity: Identity, options: FabricOptions
+        self,
+        http: AzureHttp,
+        endpoints: Endpoints,
+        identity: Identity,
+        options: FabricOptions,
+        name: str = "fabric",
     ) -> None:
         self.http = http
         self.root = endpoints.fabric
         self.scope = endpoints.scope("fabric")
         self.identity = identity
         self.options = options
-        self.name = f"{identity.tenant}/fabric"
+        self.name = f"{identity.tenant}/{name}"
+        self._ledger = Ledger()
         self._items: list[_Item] = []
         self._listed_at: datetime | None = None
 
@@ -64,7 +71,7 @@ class FabricConnector:
             for item, instances in collect(poll, results, lambda i: f"{i.type} {i.workspace_name}/{i.name}"):
                 poll.records.extend(self._record(item, job) for job in instances if isinstance(job, dict))
 
-        return guarded_poll(self.identity, self.scope, now, {"polled_at": iso(now)}, body)
+        return guarded_poll(self.identity, self.scope, now, {"polled_at": iso(now)}, body, self._ledger)
 
     def _discover(self, poll: Poll) -> list[_Item]:
         workspaces = [
@@ -76,7 +83,7 @@ class FabricConnector:
         wanted = {t.lower() for t in self.options.item_types}
 
         def items(ws: Mapping[str, Any]) -> list[_Item]:
-            url = f"{self.root}/workspaces/{ws['id']}/items"
+            url = f"{self.root}/workspaces/{seg(ws['id'])}/items"
             found = []
             for page in self.http.follow(API, url, self.scope, None, "continuationUri"):
                 for it in (page or {}).get("value") or []:
@@ -100,7 +107,7 @@ class FabricConnector:
         return [item for _, found in listed for item in found]
 
     def _instances(self, item: _Item) -> list[Any]:
-        url = f"{self.root}/workspaces/{item.workspace_id}/items/{item.id}/jobs/instances"
+        url = f"{self.root}/workspaces/{seg(item.workspace_id)}/items/{seg(item.id)}/jobs/instances"
         return list((self.http.get(API, url, self.scope) or {}).get("value") or [])
 
     def _record(self, item: _Item, job: Mapping[str, Any]) -> RunRecord:

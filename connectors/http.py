@@ -6,6 +6,12 @@ workers do not keep hammering a throttled API. A wait longer than ``max_wait`` i
 through inside a poll: the request fails as retryable and the item is polled again next cycle.
 A 401 (and Power BI's 403 ``TokenExpired``) gets exactly one retry with a freshly issued token.
 Paging links are followed only on the host that served the first page, so a token never leaves it.
+
+Nothing an API sends can hold a poll forever or fill memory: every request has a connect and a
+read timeout, and one request with all its retries has an overall ``deadline``; a body larger
+than ``max_bytes`` is refused while it streams in; paging stops at ``max_pages`` pages and at a
+link (or a ``$skip`` page) seen before. Each of these is an ApiError with its own ``kind``, so the
+connector reports it for that item and goes on with the others.
 """
 
 from __future__ import annotations
@@ -38,7 +44,16 @@ class RetryPolicy:
     cap: float = 20.0
     #: Longest Retry-After we wait out inside one poll; longer waits defer the item to the next cycle.
     max_wait: float = 60.0
+    #: Seconds to wait for a connection, and for each read once connected (a hung host).
+    connect_timeout: float = 10.0
     timeout: float = 30.0
+    #: Seconds one request may take with all its retries; the poll moves on after that.
+    deadline: float = 120.0
+    #: Largest response body accepted (a page of 100,000 refreshables is about 200 MB... of which
+    #: we never need more than this).
+    max_bytes: int = 64 * 1024 * 1024
+    #: Most pages followed in one listing.
+    max_pages: int = 1000
 
 
 def next_delay(attempt: int, retry_after: float | None, policy: RetryPolicy, rng: random.Random) -> float:
@@ -116,18 +131,22 @@ class AzureHttp:
         host = urlparse(url).netloc
         refreshed = False
         claims: str | None = None
-        last = "no attempt made"
+        last, kind = "no attempt made", "error"
         attempt = 0
-        while attempt < self.policy.attempts:
+        deadline = self._clock() + self.policy.deadline
+        while attempt < self.policy.attempts and self._clock() < deadline:
             self._wait_for_host(host)
             token = self.tokens.token(scope, fresh=refreshed, claims=claims)
             try:
                 response = self._send(api, host, method, url, token, params, body)
             except requests.RequestException as exc:
-                last = f"{type(exc).__name__}: {exc}"
-                self._sleep(next_delay(attempt, None, self.policy, self._rng))
+                last, kind = _transport_problem(exc)
+                self._pause(next_delay(attempt, None, self.policy, self._rng), deadline)
                 attempt += 1
                 continue
+            except _TooLargeError as exc:
+                self.failures[api] += 1
+                raise ApiError(api, str(exc), retryable=False, kind="too_large") from None
             if _token_rejected(response) and not refreshed:
                 refreshed = True
                 claims = _challenge_claims(response)
@@ -135,11 +154,12 @@ class AzureHttp:
             if response.status_code in RETRYABLE:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
                 last = f"HTTP {response.status_code}"
+                kind = "throttled" if response.status_code == 429 else f"http_{response.status_code}"
                 if retry_after is not None:
                     self._block_host(host, retry_after)
                     if retry_after > self.policy.max_wait:
                         break
-                self._sleep(next_delay(attempt, retry_after, self.policy, self._rng))
+                self._pause(next_delay(attempt, retry_after, self.policy, self._rng), deadline)
                 attempt += 1
                 continue
             if response.status_code >= 400:
@@ -153,10 +173,17 @@ class AzureHttp:
             try:
                 return response.json() if response.content.strip() else None
             except ValueError:
-                last = f"malformed JSON ({len(response.content)} bytes)"
+                last, kind = f"malformed or truncated JSON ({len(response.content)} bytes)", "bad_json"
                 attempt += 1
         self.failures[api] += 1
-        raise ApiError(api, f"{method} {urlparse(url).path} failed after retries: {last}", retryable=True)
+        if attempt < self.policy.attempts and kind != "throttled":
+            last, kind = f"{last}; gave up after the {self.policy.deadline:g} s deadline", "timeout"
+        raise ApiError(
+            api, f"{method} {urlparse(url).path} failed after retries: {last}", retryable=True, kind=kind
+        )
+
+    def _pause(self, seconds: float, deadline: float) -> None:
+        self._sleep(max(0.0, min(seconds, deadline - self._clock())))
 
     def _send(
         self, api: str, host: str, method: str, url: str, token: str, params: dict[str, Any] | None, body: Any
@@ -165,16 +192,21 @@ class AzureHttp:
             slot = self._slots.setdefault(host, threading.BoundedSemaphore(self._per_host))
             self.requests[api] += 1
         with slot:
-            return self._session.request(
+            response = self._session.request(
                 method,
                 url,
                 params=params,
                 json=body,
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                timeout=self.policy.timeout,
+                timeout=(self.policy.connect_timeout, self.policy.timeout),
                 verify=self.verify,  # per request: REQUESTS_CA_BUNDLE would override Session.verify
                 allow_redirects=False,
+                stream=True,
             )
+            with response:
+                until = self._clock() + self.policy.deadline
+                response._content = _read_capped(response, self.policy.max_bytes, until, self._clock)
+            return response
 
     def _block_host(self, host: str, seconds: float) -> None:
         with self._lock:
@@ -198,39 +230,92 @@ class AzureHttp:
         """Pages that link to the next page by absolute URL (``@odata.nextLink``, ``nextLink``, ``continuationUri``)."""
         host = urlparse(url).netloc
         page = self.get(api, url, scope, params)
+        seen: set[str] = set()
         while True:
             yield page
             link = page.get(link_key) if isinstance(page, dict) else None
             if not link:
                 return
-            if urlparse(link).netloc != host:
+            if urlparse(str(link)).netloc != host:
                 raise ApiError(
-                    api, f"refusing to follow a paging link to another host: {urlparse(link).netloc}"
+                    api,
+                    f"refusing to follow a paging link to another host: {urlparse(str(link)).netloc}",
+                    kind="foreign_link",
                 )
-            page = self.get(api, link, scope)
+            self._check_paging(api, url, str(link), seen)
+            page = self.get(api, str(link), scope)
 
     def top_skip(
         self, api: str, url: str, scope: str, params: dict[str, Any], top: int
     ) -> Iterator[list[Any]]:
-        """Power BI's $top/$skip paging: raise $skip until a short page."""
-        skip = 0
+        """Power BI's $top/$skip paging: raise $skip until a short page. A page identical to the one
+        before (an API that ignores ``$skip``) ends paging as a loop."""
+        skip, previous = 0, None
+        seen: set[str] = set()
         while True:
             page = self.get(api, url, scope, {**params, "$top": top, "$skip": skip})
             values = list((page or {}).get("value") or [])
+            if values and values == previous:
+                raise ApiError(
+                    api, f"{urlparse(url).path} returned the same page for every $skip", kind="link_loop"
+                )
             yield values
             if len(values) < top:
                 return
-            skip += top
+            previous, skip = values, skip + top
+            self._check_paging(api, url, str(skip), seen)
 
     def post_continuation(self, api: str, url: str, scope: str, body: dict[str, Any]) -> Iterator[Any]:
         """ADF/Synapse run queries: the continuation token goes back in the POST body."""
         token: str | None = None
+        seen: set[str] = set()
         while True:
             page = self.post(api, url, scope, {**body, "continuationToken": token} if token else body)
             yield page
-            token = (page or {}).get("continuationToken")
+            token = (page or {}).get("continuationToken") if isinstance(page, dict) else None
             if not token:
                 return
+            self._check_paging(api, url, str(token), seen)
+
+    def _check_paging(self, api: str, url: str, link: str, seen: set[str]) -> None:
+        """Stop a listing that loops (a link seen before) or runs past ``max_pages``."""
+        if link in seen:
+            raise ApiError(api, f"{urlparse(url).path}: the paging link loops back", kind="link_loop")
+        seen.add(link)
+        if len(seen) >= self.policy.max_pages:
+            raise ApiError(
+                api, f"{urlparse(url).path}: stopped after {self.policy.max_pages} pages", kind="page_cap"
+            )
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+def _read_capped(response: requests.Response, limit: int, until: float, clock: Callable[[], float]) -> bytes:
+    """The body, refused once it grows past ``limit`` bytes (before it is all in memory) or trickles
+    in past ``until`` (a host that sends a byte now and then never trips the read timeout)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLargeError(f"response of {int(declared)} bytes is over the {limit} byte cap")
+    chunks, size = [], 0
+    for chunk in response.iter_content(chunk_size=256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise _TooLargeError(f"response is over the {limit} byte cap")
+        if clock() > until:
+            raise requests.Timeout("the body did not arrive within the deadline")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _transport_problem(exc: requests.RequestException) -> tuple[str, str]:
+    """(text, kind) of a request that got no answer: a timeout (a hung host) or no connection."""
+    if isinstance(exc, requests.Timeout | requests.exceptions.ChunkedEncodingError):
+        return f"{type(exc).__name__}: no answer in time", "timeout"
+    if isinstance(exc, requests.ConnectionError):
+        return f"{type(exc).__name__}: {exc}"[:300], "unreachable"
+    return f"{type(exc).__name__}: {exc}"[:300], "error"
 
 
 def _token_rejected(response: requests.Response) -> bool:

@@ -2,16 +2,22 @@
 
 Two modes, chosen by config:
 
-* ``admin`` (tenant-wide, read-only admin APIs): one paged call to ``admin/capacities/refreshables``
-  per cycle gives every dataset's last refresh, including its ``serviceExceptionJson``. Refresh
-  history is read only for a dataset that refreshed more than once since the last poll. Workspace
-  names come from ``admin/groups?$expand=datasets``, listed once per discovery interval. Both calls
-  are metered per hour (50 and 200), so discovery is rare and refreshables pages are large.
-* ``workspace`` (the principal is a workspace member): groups -> datasets are listed once per
-  discovery interval; each cycle reads the last few refreshes of every refreshable dataset.
+* ``admin`` (tenant-wide, read-only admin APIs; the app needs no workspace role): one paged call
+  to ``admin/capacities/refreshables`` per cycle gives every dataset's last refresh, including its
+  ``serviceExceptionJson``, and that refresh is always a record. Workspace names, datasets and
+  dataflows come from ``admin/groups?$expand=datasets[,dataflows]``, listed once per discovery
+  interval (metered: 50 calls an hour; refreshables 200). The refresh history
+  (``groups/{ws}/datasets/{id}/refreshes``) is a non-admin call: it is read only to fill in the
+  refreshes between two polls, and where the app is not a workspace member it answers 403/404;
+  then the last refresh already read stands, the workspace's history is not asked for again until
+  the next discovery, and the refusal is reported once per dataset, not as a poll error.
+* ``workspace`` (the principal is a workspace member): groups -> datasets (and dataflows) are
+  listed once per discovery interval; each cycle reads the last few refreshes of every refreshable
+  dataset.
 
 Dataflow transactions carry no error text at all; their failures are reported as failed runs
-with an empty ``error_text`` ("failed, cause unknown").
+with an empty ``error_text`` ("failed, cause unknown"). A refused transactions call is reported
+once, like a refused history.
 """
 
 from __future__ import annotations
@@ -19,19 +25,33 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from connectors.base import Identity, NameFilter, Poll, as_dict, collect, fan_out, guarded_poll, lower_keys
+from connectors.base import (
+    Identity,
+    Ledger,
+    NameFilter,
+    Poll,
+    as_dict,
+    fan_out,
+    guarded_poll,
+    kind_of,
+    refused,
+)
 from connectors.clouds import Endpoints
+from connectors.errors import AuthError, ConnectorError
 from connectors.http import AzureHttp
+from connectors.paths import seg
+from connectors.powerbi_catalog import Catalog, Dataflow, Dataset, discover_admin, discover_workspaces
 from connectors.records import RunRecord, Source, shared_extra, status_from_word
 from connectors.timefmt import iso, parse_time
 
 API = "powerbi"
 _ATTENDED = {"ondemand", "ondemandtraining"}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,165 +68,158 @@ class PowerBIOptions:
     workers: int = 8
 
 
-@dataclass(slots=True)
-class _Dataset:
-    id: str
-    name: str
-    workspace_id: str
-    workspace_name: str
-    gateway: bool = False
-
-
-@dataclass
-class _Catalog:
-    datasets: dict[str, _Dataset] = field(default_factory=dict)
-    dataflows: list[tuple[str, str, str, str]] = field(default_factory=list)  # ws id, ws name, id, name
-    listed_at: datetime | None = None
-
-
 class PowerBIConnector:
     source = Source.POWERBI
 
     def __init__(
-        self, http: AzureHttp, endpoints: Endpoints, identity: Identity, options: PowerBIOptions
+        self,
+        http: AzureHttp,
+        endpoints: Endpoints,
+        identity: Identity,
+        options: PowerBIOptions,
+        name: str = "powerbi",
     ) -> None:
         self.http = http
         self.root = endpoints.powerbi
         self.scope = endpoints.scope("powerbi")
         self.identity = identity
         self.options = options
-        self.name = f"{identity.tenant}/powerbi"
-        self._catalog = _Catalog()
-        # dataset id -> (last refresh key, its status, refreshCount): what the previous poll saw
-        self._last_seen: dict[str, tuple[str, str, int]] = {}
+        self.name = f"{identity.tenant}/{name}"
+        self._catalog = Catalog()
+        # (workspace id, dataset id) -> (last refresh key, its status, refreshCount) of the last poll
+        self._last_seen: dict[tuple[str, str], tuple[str, str, int]] = {}
+        # workspaces whose history / dataflow transactions the app may not read (until rediscovery)
+        self._no_history: set[str] = set()
+        self._no_transactions: set[str] = set()
+        self._ledger = Ledger()
         self._lock = threading.Lock()
 
     def poll(self, now: datetime, cursor: Mapping[str, str]) -> Poll:
         def body(poll: Poll) -> None:
-            if (
-                self._catalog.listed_at is None
-                or now - self._catalog.listed_at >= self.options.discovery_interval
-            ):
-                self._catalog = self._discover(now, poll)
+            self._discover(poll, now)
             if self.options.mode == "admin":
                 self._poll_refreshables(poll)
             else:
-                self._poll_histories(poll, list(self._catalog.datasets.values()))
+                self._poll_histories(poll, [(d, None, "") for d in self._catalog.datasets.values()], False)
             if self.options.dataflows:
                 self._poll_dataflows(poll)
 
-        return guarded_poll(self.identity, self.scope, now, {"polled_at": iso(now)}, body)
+        return guarded_poll(self.identity, self.scope, now, {"polled_at": iso(now)}, body, self._ledger)
 
-    # -- discovery --------------------------------------------------------------------------------
-
-    def _discover(self, now: datetime, poll: Poll) -> _Catalog:
-        catalog = _Catalog(listed_at=now)
-        if self.options.mode == "admin":
-            params = {"$expand": "datasets,dataflows" if self.options.dataflows else "datasets"}
-            for page in self.http.top_skip(
-                API, f"{self.root}/admin/groups", self.scope, params, self.options.group_page_size
-            ):
-                for group in page:
-                    if self._wanted(group):
-                        self._add_group(
-                            catalog, group, group.get("datasets") or [], group.get("dataflows") or []
-                        )
-            return catalog
-        groups = [
-            g for page in self.http.top_skip(API, f"{self.root}/groups", self.scope, {}, 1000) for g in page
-        ]
-        groups = [g for g in groups if self._wanted(g)]
-
-        def contents(group: dict[str, Any]) -> tuple[list[Any], list[Any]]:
-            base = f"{self.root}/groups/{group['id']}"
-            datasets = (self.http.get(API, f"{base}/datasets", self.scope) or {}).get("value") or []
-            flows = (self.http.get(API, f"{base}/dataflows", self.scope) or {}).get("value") or []
-            return datasets, flows if self.options.dataflows else []
-
-        for group, (datasets, flows) in collect(
-            poll, fan_out(contents, groups, self.options.workers), _gname
-        ):
-            self._add_group(catalog, group, datasets, flows)
-        return catalog
-
-    def _wanted(self, group: Mapping[str, Any]) -> bool:
-        state = str(group.get("state") or "Active")
-        return state.lower() == "active" and self.options.workspaces(str(group.get("name") or ""))
-
-    @staticmethod
-    def _add_group(
-        catalog: _Catalog, group: Mapping[str, Any], datasets: list[Any], flows: list[Any]
-    ) -> None:
-        ws_id, ws_name = str(group.get("id")), str(group.get("name") or "")
-        for raw in datasets:
-            d = lower_keys(raw)
-            if d.get("isrefreshable") is False:
-                continue
-            ds_id = str(d.get("id"))
-            gateway = bool(d.get("isonpremgatewayrequired"))
-            catalog.datasets[ds_id] = _Dataset(ds_id, str(d.get("name") or ds_id), ws_id, ws_name, gateway)
-        for flow in flows:
-            flow_id = str(flow.get("objectId") or flow.get("id"))
-            catalog.dataflows.append((ws_id, ws_name, flow_id, str(flow.get("name") or flow_id)))
+    def _discover(self, poll: Poll, now: datetime) -> None:
+        """List again when due; a failed listing keeps the old catalog and is retried next cycle."""
+        if not self._catalog.due(now, self.options.discovery_interval):
+            return
+        o = self.options
+        try:
+            if o.mode == "admin":
+                catalog = discover_admin(
+                    self.http, self.root, self.scope, o.workspaces, o.dataflows, o.group_page_size, now
+                )
+            else:
+                catalog = discover_workspaces(poll, self.http, self.root, self.scope, o, self._catalog, now)
+        except AuthError:
+            raise
+        except ConnectorError as exc:
+            self._catalog.complete = False
+            poll.problem(kind_of(exc), "workspace listing", str(exc))
+            return
+        poll.worked("workspace listing")
+        self._catalog = catalog
+        self._no_history.clear()
+        self._no_transactions.clear()
 
     # -- refreshes --------------------------------------------------------------------------------
 
     def _poll_refreshables(self, poll: Poll) -> None:
+        """Every dataset's last refresh is a record; the history is read only to fill a gap."""
         url = f"{self.root}/admin/capacities/refreshables"
         params = {"$expand": "capacity,group"}
-        again: list[_Dataset] = []
-        enabled_by_id: dict[str, object] = {}
+        again: list[tuple[Dataset, object, str]] = []
         for page in self.http.top_skip(API, url, self.scope, params, self.options.page_size):
             for item in page:
-                dataset = self._dataset_of(item)
-                if dataset is None or not isinstance(item.get("lastRefresh"), dict):
+                dataset = self._dataset_of(as_dict(item))
+                refresh = as_dict(item).get("lastRefresh")
+                if dataset is None or not isinstance(refresh, dict):
                     continue
-                refresh = item["lastRefresh"]
-                key, count = _refresh_key(refresh), int(item.get("refreshCount") or 0)
+                key, count = _refresh_key(refresh), _count(item.get("refreshCount"))
                 status = str(refresh.get("status") or "").lower()
+                ident = (dataset.workspace_id, dataset.id)
                 with self._lock:
-                    before = self._last_seen.get(dataset.id)
-                    self._last_seen[dataset.id] = (key, status, count)
+                    before = self._last_seen.get(ident)
+                    self._last_seen[ident] = (key, status, count)
                 if before and before[:2] == (key, status):
                     continue
-                schedule = item.get("refreshSchedule") or {}
+                schedule = item.get("refreshSchedule")
                 enabled = schedule.get("enabled") if isinstance(schedule, dict) else None
-                unsettled = before is None and status != "completed"
-                if unsettled or (before and count - before[2] > 1):
-                    # several refreshes since the last poll, or a dataset first seen failing or running
-                    # (how many scheduled refreshes failed in a row matters): read the history
-                    again.append(dataset)
-                    enabled_by_id[dataset.id] = enabled
-                else:
-                    poll.records.append(self._record(dataset, refresh, enabled))
-        self._poll_histories(poll, again, enabled_by_id)
+                poll.records.append(self._record(dataset, refresh, enabled))
+                if (before is None and status != "completed") or (before and count - before[2] > 1):
+                    # first seen failing or running (how many scheduled refreshes failed in a row
+                    # matters), or several refreshes since the last poll: fill in from the history
+                    again.append((dataset, enabled, key))
+        self._poll_histories(poll, again, True)
 
-    def _dataset_of(self, item: Mapping[str, Any]) -> _Dataset | None:
+    def _dataset_of(self, item: Mapping[str, Any]) -> Dataset | None:
         """The dataset of a refreshables row; None when its workspace is filtered out."""
-        ds_id = str(item.get("id"))
-        if ds_id in self._catalog.datasets:
-            return self._catalog.datasets[ds_id]
+        ds_id = str(item.get("id") or "")
         group = as_dict(item.get("group"))
-        ws_name = str(group.get("name") or "")
-        if not self.options.workspaces(ws_name):
+        ws_id, ws_name = str(group.get("id") or ""), str(group.get("name") or "")
+        known = self._catalog.datasets.get((ws_id, ds_id))
+        if known is not None:
+            return known
+        if not ds_id or not self.options.workspaces(ws_name):
             return None
-        return _Dataset(ds_id, str(item.get("name") or ds_id), str(group.get("id") or ""), ws_name)
+        return Dataset(ds_id, str(item.get("name") or ds_id), ws_id, ws_name)
 
     def _poll_histories(
-        self, poll: Poll, datasets: list[_Dataset], enabled_by_id: Mapping[str, object] | None = None
+        self, poll: Poll, wanted: Sequence[tuple[Dataset, object, str]], optional: bool
     ) -> None:
-        def history(d: _Dataset) -> list[Any]:
-            base = f"{self.root}/groups/{d.workspace_id}" if d.workspace_id else self.root
-            page = self.http.get(
-                API, f"{base}/datasets/{d.id}/refreshes", self.scope, {"$top": self.options.history_top}
+        """Recent refreshes of each dataset. ``optional``: the records are already read (admin mode),
+        so a 403/404 is reported once and the workspace's history is not asked for again."""
+
+        def history(job: tuple[Dataset, object, str]) -> list[Any]:
+            d = job[0]
+            base = f"{self.root}/groups/{seg(d.workspace_id)}" if d.workspace_id else self.root
+            url = f"{base}/datasets/{seg(d.id)}/refreshes"
+            page = self.http.get(API, url, self.scope, {"$top": self.options.history_top})
+            return list(as_dict(page).get("value") or [])
+
+        todo = [job for job in wanted if job[0].workspace_id not in self._no_history]
+        for (d, enabled, known), refreshes in self._gather(poll, history, todo, _dname, optional, "history"):
+            poll.records.extend(
+                self._record(d, r, enabled)
+                for r in refreshes
+                if isinstance(r, dict) and _refresh_key(r) != known
             )
-            return list((page or {}).get("value") or [])
 
-        for dataset, refreshes in collect(poll, fan_out(history, datasets, self.options.workers), _dname):
-            enabled = (enabled_by_id or {}).get(dataset.id)
-            poll.records.extend(self._record(dataset, r, enabled) for r in refreshes if isinstance(r, dict))
+    def _gather(
+        self,
+        poll: Poll,
+        fn: Callable[[T], list[Any]],
+        jobs: Sequence[T],
+        what: Callable[[T], str],
+        optional: bool,
+        call: str,
+    ) -> list[tuple[T, list[Any]]]:
+        ok: list[tuple[T, list[Any]]] = []
+        refusals = self._no_history if call == "history" else self._no_transactions
+        for job, result in fan_out(fn, jobs, self.options.workers):
+            label = what(job)
+            if isinstance(result, AuthError):
+                poll.auth_error = poll.auth_error or result
+            elif isinstance(result, ConnectorError):
+                if optional and refused(result):
+                    refusals.add(_workspace_of(job))
+                    note = f"{result} (the app cannot read the {call} here; what the admin APIs gave stands)"
+                    poll.problem(f"{call}_refused", label, note, error=False)
+                else:
+                    poll.problem(kind_of(result), label, str(result))
+            else:
+                poll.worked(label)
+                ok.append((job, result))
+        return ok
 
-    def _record(self, d: _Dataset, refresh: Mapping[str, Any], schedule_enabled: object) -> RunRecord:
+    def _record(self, d: Dataset, refresh: Mapping[str, Any], schedule_enabled: object) -> RunRecord:
         error_json = refresh.get("serviceExceptionJson")
         if not error_json:
             attempts = refresh.get("refreshAttempts") or []
@@ -248,38 +261,31 @@ class PowerBIConnector:
     # -- dataflows --------------------------------------------------------------------------------
 
     def _poll_dataflows(self, poll: Poll) -> None:
-        def transactions(flow: tuple[str, str, str, str]) -> list[Any]:
-            url = f"{self.root}/groups/{flow[0]}/dataflows/{flow[2]}/transactions"
-            return list((self.http.get(API, url, self.scope) or {}).get("value") or [])
+        def transactions(flow: Dataflow) -> list[Any]:
+            url = f"{self.root}/groups/{seg(flow.workspace_id)}/dataflows/{seg(flow.id)}/transactions"
+            return list(as_dict(self.http.get(API, url, self.scope)).get("value") or [])
 
-        flows = self._catalog.dataflows
-        for (ws_id, ws_name, flow_id, name), rows in collect(
-            poll, fan_out(transactions, flows, self.options.workers), lambda f: f"dataflow {f[3]}"
-        ):
-            for row in rows[:10]:
-                if not isinstance(row, dict):
-                    continue
-                poll.records.append(
-                    RunRecord(
-                        source=Source.POWERBI_DATAFLOW,
-                        tenant=self.identity.tenant,
-                        container_id=ws_id,
-                        container_name=ws_name,
-                        item_id=flow_id,
-                        item_name=name,
-                        item_type="dataflow",
-                        run_id=str(row.get("id")),
-                        status=status_from_word(str(row.get("status"))),
-                        raw_status=str(row.get("status") or ""),
-                        started_at=parse_time(row.get("startTime")),
-                        ended_at=parse_time(row.get("endTime")),
-                        unattended=str(row.get("refreshType") or "").lower() not in _ATTENDED,
-                        extra={
-                            "tenant_id": self.identity.tenant_id,
-                            "refresh_type": str(row.get("refreshType") or ""),
-                        },
-                    )
-                )
+        flows = [f for f in self._catalog.dataflows.values() if f.workspace_id not in self._no_transactions]
+        for flow, rows in self._gather(poll, transactions, flows, _fname, True, "transactions"):
+            poll.records.extend(self._flow_record(flow, row) for row in rows[:10] if isinstance(row, dict))
+
+    def _flow_record(self, flow: Dataflow, row: Mapping[str, Any]) -> RunRecord:
+        return RunRecord(
+            source=Source.POWERBI_DATAFLOW,
+            tenant=self.identity.tenant,
+            container_id=flow.workspace_id,
+            container_name=flow.workspace_name,
+            item_id=flow.id,
+            item_name=flow.name,
+            item_type="dataflow",
+            run_id=str(row.get("id")),
+            status=status_from_word(str(row.get("status"))),
+            raw_status=str(row.get("status") or ""),
+            started_at=parse_time(row.get("startTime")),
+            ended_at=parse_time(row.get("endTime")),
+            unattended=str(row.get("refreshType") or "").lower() not in _ATTENDED,
+            extra={"tenant_id": self.identity.tenant_id, "refresh_type": str(row.get("refreshType") or "")},
+        )
 
 
 def _refresh_key(refresh: Mapping[str, Any]) -> str:
@@ -302,9 +308,22 @@ def _error_code(error_json: object) -> str:
     return str(code or "")
 
 
-def _gname(group: Mapping[str, Any]) -> str:
-    return f"workspace {group.get('name')}"
+def _count(value: object) -> int:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
 
 
-def _dname(d: _Dataset) -> str:
+def _workspace_of(job: object) -> str:
+    item = job[0] if isinstance(job, tuple) else job
+    return str(getattr(item, "workspace_id", ""))
+
+
+def _dname(job: tuple[Dataset, object, str]) -> str:
+    d = job[0]
     return f"dataset {d.workspace_name}/{d.name}"
+
+
+def _fname(f: Dataflow) -> str:
+    return f"dataflow {f.workspace_name}/{f.name}"

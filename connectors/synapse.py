@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Identity, Poll, guarded_poll
+from connectors.base import Identity, Ledger, Poll, guarded_poll
 from connectors.clouds import Endpoints
 from connectors.http import AzureHttp
+from connectors.paths import seg
 from connectors.pipeline_runs import Target, Windowing, poll_targets
 from connectors.records import Source
 from connectors.timefmt import iso
@@ -41,13 +42,19 @@ class SynapseConnector:
     source = Source.SYNAPSE
 
     def __init__(
-        self, http: AzureHttp, endpoints: Endpoints, identity: Identity, options: SynapseOptions
+        self,
+        http: AzureHttp,
+        endpoints: Endpoints,
+        identity: Identity,
+        options: SynapseOptions,
+        name: str = "synapse",
     ) -> None:
         self.http = http
         self.scope = endpoints.scope("synapse")
         self.identity = identity
         self.options = options
-        self.name = f"{identity.tenant}/synapse"
+        self.name = f"{identity.tenant}/{name}"
+        self._ledger = Ledger()
         self.targets = [self._target(ws, endpoints.synapse) for ws in options.workspaces]
 
     def poll(self, now: datetime, cursor: Mapping[str, str]) -> Poll:
@@ -65,7 +72,7 @@ class SynapseConnector:
                 self.options.windowing,
             )
 
-        poll = guarded_poll(self.identity, self.scope, now, dict(cursor), body)
+        poll = guarded_poll(self.identity, self.scope, now, dict(cursor), body, self._ledger)
         poll.cursor["polled_at"] = iso(now)
         return poll
 
@@ -75,7 +82,7 @@ class SynapseConnector:
 
         def activity_url(run: Mapping[str, Any]) -> str:
             return (
-                f"{base}/pipelines/{run.get('pipelineName')}/pipelineruns/{run.get('runId')}"
+                f"{base}/pipelines/{seg(run.get('pipelineName'))}/pipelineruns/{seg(run.get('runId'))}"
                 f"/queryActivityruns?api-version={VERSION}"
             )
 

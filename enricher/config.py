@@ -105,8 +105,15 @@ class NameFilterConfig(Strict):
 
 
 class SourceBase(Strict):
+    #: Names this source within its tenant (defaults to its type): the cursor, heartbeat, logs and
+    #: metrics are keyed by it, so two sources of one type need two names.
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     interval: Duration = timedelta(minutes=5)
     enabled: bool = True
+
+    @property
+    def source_name(self) -> str:
+        return self.name or str(getattr(self, "type", ""))
 
 
 class PowerBISource(SourceBase):
@@ -202,6 +209,19 @@ class TenantConfig(Strict):
     #: Extra CA bundle to trust for this tenant's APIs (a TLS-inspecting proxy, the simulator).
     ca_bundle: str | None = None
     sources: tuple[SourceConfig, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> TenantConfig:
+        seen: dict[str, int] = {}
+        for i, source in enumerate(self.sources):
+            name = source.source_name
+            if name in seen:
+                raise ValueError(
+                    f"sources[{i}].name: duplicate source name {name!r} (sources[{seen[name]}] has it); "
+                    "give each source of one type its own 'name'"
+                )
+            seen[name] = i
+        return self
 
 
 # -- sinks --------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ second service in one process) starts from zero. The rest of the code calls a sm
 metric name (``inc``/``set``/``replace``/``observe``) and never imports the library.
 
 Label scheme, the same in every metric: ``tenant`` is the tenant's configured name and ``source``
-the source type (``powerbi``, ``fabric``, ``adf``, ``synapse``, or ``self`` for the enricher's own
-sign-in), never the two joined.
+the source's configured name (its type, ``powerbi``, ``fabric``, ``adf``, ``synapse``, unless the
+config names it; ``self`` for the enricher's own sign-in), never the two joined.
 """
 
 from __future__ import annotations
@@ -53,6 +53,12 @@ SPEC: dict[str, tuple[_Kind, str, tuple[str, ...]]] = {
         ("tenant", "source", "workspace", "code", "category"),
     ),
     "unexplained_failures_total": (Counter, "Failed runs without any AADSTS code.", ("tenant", "source")),
+    "source_problems_total": (
+        Counter,
+        "Problems a source met (a refused optional call, a hung host, a capped or looping listing), "
+        "by kind; each counted once per item until that item works again.",
+        ("tenant", "source", "kind"),
+    ),
     "incidents_open": (Gauge, "Open incidents by severity.", ("severity",)),
     "notifications_total": (Counter, "Notification deliveries by sink and outcome.", ("sink", "outcome")),
     "outbox_depth": (Gauge, "Notifications waiting for delivery, by sink.", ("sink",)),

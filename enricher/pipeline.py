@@ -126,8 +126,22 @@ class Pipeline:
             self.store.beat(f"poll:{job.name}", now, "ok" if report.ok else "; ".join(report.errors)[:500])
         self._gauge_open(opened)
         self._count_poll(job, report, time.monotonic() - started, now)
+        for notice in poll.notices:  # each problem once, when it first appears (not every cycle)
+            log.warning(
+                "source problem",
+                extra={
+                    "source": job.name,
+                    "kind": notice.kind,
+                    "item": notice.item,
+                    "problem": notice.message,
+                },
+            )
+            self.metrics.inc(
+                "aadsts_enricher_source_problems_total",
+                {"tenant": job.tenant, "source": job.source, "kind": notice.kind},
+            )
         for error in report.errors:
-            log.warning("poll problem", extra={"source": job.name, "problem": error})
+            log.debug("poll problem", extra={"source": job.name, "problem": error})
         return report
 
     def _process(self, records: list[RunRecord], now: datetime) -> tuple[int, dict[str, int]]:

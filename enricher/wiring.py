@@ -26,8 +26,9 @@ from enricher.incidents import Policy
 
 @dataclass(frozen=True)
 class SourceJob:
-    """One source of one tenant. ``name`` (``tenant/type``) keys its cursor and heartbeat; metrics
-    label ``tenant`` and ``source`` separately."""
+    """One source of one tenant. ``name`` (``tenant/source``, the source's configured name, which is
+    its type unless named) keys its cursor and heartbeat; metrics label ``tenant`` and ``source``
+    separately."""
 
     name: str
     connector: Connector
@@ -77,7 +78,11 @@ def build_tenant(tenant: cfg.TenantConfig, sleep: Callable[[float], None], worke
     )
     identity = Identity(tenant.name, tenant.tenant_id, tenant.credential.client_id or "managed-identity")
     jobs = [
-        SourceJob(f"{tenant.name}/{s.type}", _connector(s, http, endpoints, identity, workers), s.interval)
+        SourceJob(
+            f"{tenant.name}/{s.source_name}",
+            _connector(s, http, endpoints, identity, workers),
+            s.interval,
+        )
         for s in tenant.sources
         if s.enabled
     ]
@@ -99,13 +104,14 @@ def _connector(s: cfg.SourceConfig, http: AzureHttp, ep: Endpoints, who: Identit
                 discovery_interval=s.discovery_interval,
                 workers=workers,
             )
-            return PowerBIConnector(http, ep, who, options)
+            return PowerBIConnector(http, ep, who, options, s.source_name)
         case cfg.FabricSource():
             return FabricConnector(
                 http,
                 ep,
                 who,
                 FabricOptions(tuple(s.item_types), _names(s.workspaces), s.discovery_interval, workers),
+                s.source_name,
             )
         case cfg.ADFSource():
             factories = tuple(FactoryRef(f.subscription_id, f.resource_group, f.name) for f in s.factories)
@@ -117,6 +123,7 @@ def _connector(s: cfg.SourceConfig, http: AzureHttp, ep: Endpoints, who: Identit
                 ADFOptions(
                     tuple(s.subscriptions), factories, _names(s.names), windowing, s.discovery_interval
                 ),
+                s.source_name,
             )
         case cfg.SynapseSource():
             spaces = tuple(
@@ -124,7 +131,11 @@ def _connector(s: cfg.SourceConfig, http: AzureHttp, ep: Endpoints, who: Identit
                 for w in s.workspaces
             )
             return SynapseConnector(
-                http, ep, who, SynapseOptions(spaces, Windowing(s.overlap, s.lookback, workers=workers))
+                http,
+                ep,
+                who,
+                SynapseOptions(spaces, Windowing(s.overlap, s.lookback, workers=workers)),
+                s.source_name,
             )
 
 

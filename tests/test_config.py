@@ -86,6 +86,16 @@ def option_names(model: type, seen: set[type] | None = None) -> set[str]:
             lambda t: t.replace("client_secret, client_id: c1,", "client_secret,"),
             "tenants[0].credential: type client_secret needs client_id",
         ),
+        (
+            lambda t: t.replace(
+                "sources: [{type: powerbi}]", "sources: [{type: powerbi}, {type: powerbi, mode: workspace}]"
+            ),
+            "tenants[0].sources[1].name: duplicate source name 'powerbi' (sources[0] has it)",
+        ),
+        (
+            lambda t: t.replace("sources: [{type: powerbi}]", "sources: [{type: powerbi, name: 'a b'}]"),
+            "tenants[0].sources[0].name: String should match pattern",
+        ),
         (lambda t: "tenants: [\n", "is not valid YAML"),
         (lambda t: "- just\n- a list\n", "the top level must be a mapping"),
     ],
@@ -114,6 +124,16 @@ def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     bad = write(tmp_path, BASE.replace("type: console", "type: consol"))
     assert main(["check-config", "--config", str(bad)]) == 2
     assert capsys.readouterr().err.startswith("aadsts-enricher: sinks[0]: unknown type")
+    twice = write(
+        tmp_path, BASE.replace("sources: [{type: powerbi}]", "sources: [{type: powerbi}, {type: powerbi}]")
+    )
+    assert main(["check-config", "--config", str(twice)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aadsts-enricher: tenants[0].sources[1].name: duplicate") and err.count("\n") == 1
+    named = BASE.replace(
+        "sources: [{type: powerbi}]", "sources: [{type: powerbi}, {type: powerbi, name: pbi-ws}]"
+    )
+    assert main(["check-config", "--config", str(write(tmp_path, named))]) == 0
 
 
 def test_silence_cli(

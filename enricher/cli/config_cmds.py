@@ -34,7 +34,8 @@ def summary(config: cfg.Config) -> list[str]:
                 "synapse": lambda s: f"{len(s.workspaces)} workspaces",
             }[s.type](s)
             state = "" if s.enabled else " (disabled)"
-            lines.append(f"  source {s.type:<8} every {_dur(s.interval)}, {detail}{state}")
+            named = s.type if s.source_name == s.type else f"{s.type} {s.source_name!r}"
+            lines.append(f"  source {named:<8} every {_dur(s.interval)}, {detail}{state}")
     for sink in config.sinks:
         lines.append(
             f"sink {sink.name} ({sink.type}){'' if sink.send_resolved else ', no resolved messages'}"

@@ -73,7 +73,7 @@ def test_5xx_burst_then_success(sim: Simulator) -> None:
 def test_bad_json_is_an_error_not_a_crash(sim: Simulator, kind: str) -> None:
     http = http_for(sim, base=0.01)
     sim.faults.add(FaultRule(api="powerbi", kind=kind))  # type: ignore[arg-type]
-    with pytest.raises(ApiError, match="malformed JSON") as err:
+    with pytest.raises(ApiError, match="malformed or truncated JSON") as err:
         http.get("powerbi", groups_url(sim), SCOPE)
     assert err.value.retryable and http.failures["powerbi"] == 1
 
