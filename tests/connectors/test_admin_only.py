@@ -4,8 +4,8 @@ HTTPS against the ``admin_only`` simulator scenario."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
