@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import Identity, Ledger, NameFilter, Poll, guarded_poll
+from connectors.base import Identity, Ledger, NameFilter, Poll, as_dict, guarded_poll, kind_of
 from connectors.clouds import Endpoints
+from connectors.errors import AuthError, ConnectorError
 from connectors.http import AzureHttp
 from connectors.paths import seg
 from connectors.pipeline_runs import Target, Windowing, poll_targets
@@ -68,8 +69,14 @@ class ADFConnector:
     def poll(self, now: datetime, cursor: Mapping[str, str]) -> Poll:
         def body(poll: Poll) -> None:
             if self._listed_at is None or now - self._listed_at >= self.options.discovery_interval:
-                self._targets = [self._target(f) for f in self._factories()]
-                self._listed_at = now
+                try:
+                    self._targets = [self._target(f) for f in self._factories()]
+                    self._listed_at = now
+                    poll.worked("factory listing")
+                except AuthError:
+                    raise
+                except ConnectorError as exc:  # keep polling the factories listed before
+                    poll.problem(kind_of(exc), "factory listing", str(exc))
             poll_targets(
                 poll,
                 self.http,
@@ -92,17 +99,19 @@ class ADFConnector:
         if self.options.factories:
             return list(self.options.factories)
         subscriptions = list(self.options.subscriptions) or [
-            str(s["subscriptionId"])
+            str(as_dict(s).get("subscriptionId"))
             for page in self.http.follow(
                 API, f"{self.root}/subscriptions", self.scope, {"api-version": "2022-12-01"}, "nextLink"
             )
-            for s in (page or {}).get("value") or []
+            for s in as_dict(page).get("value") or []
+            if as_dict(s).get("subscriptionId")
         ]
         found = []
         for sub in subscriptions:
             url = f"{self.root}/subscriptions/{seg(sub)}/providers/Microsoft.DataFactory/factories"
             for page in self.http.follow(API, url, self.scope, {"api-version": VERSION}, "nextLink"):
-                for factory in (page or {}).get("value") or []:
+                for raw in as_dict(page).get("value") or []:
+                    factory = as_dict(raw)
                     name = str(factory.get("name") or "")
                     rg = _RG.search(str(factory.get("id") or ""))
                     if rg and self.options.names(name):

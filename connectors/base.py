@@ -17,7 +17,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -181,6 +181,17 @@ def collect(
             poll.worked(what(item))
             ok.append((item, result))
     return ok
+
+
+def bounded(pages: Iterable[T], poll: Poll, item: str) -> Iterator[T]:
+    """The pages of one listing. A listing that loops or runs past the page cap ends early: what was
+    read so far is kept, and the stop is a problem of ``item``."""
+    try:
+        yield from pages
+    except ApiError as exc:
+        if exc.kind not in ("link_loop", "page_cap"):
+            raise
+        poll.problem(exc.kind, item, str(exc))
 
 
 def kind_of(error: ConnectorError) -> str:

@@ -13,8 +13,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import Identity, Ledger, NameFilter, Poll, as_dict, collect, fan_out, guarded_poll
+from connectors.base import (
+    Identity,
+    Ledger,
+    NameFilter,
+    Poll,
+    as_dict,
+    bounded,
+    collect,
+    fan_out,
+    guarded_poll,
+    kind_of,
+)
 from connectors.clouds import Endpoints
+from connectors.errors import AuthError, ConnectorError
 from connectors.http import AzureHttp
 from connectors.paths import seg
 from connectors.records import RunRecord, Source, status_from_word
@@ -65,29 +77,45 @@ class FabricConnector:
     def poll(self, now: datetime, cursor: Mapping[str, str]) -> Poll:
         def body(poll: Poll) -> None:
             if self._listed_at is None or now - self._listed_at >= self.options.discovery_interval:
-                self._items = self._discover(poll)
-                self._listed_at = now
+                # a failed listing keeps the items it had and is listed again next cycle
+                self._listed_at = now if self._discover(poll) else None
             results = fan_out(self._instances, self._items, self.options.workers)
             for item, instances in collect(poll, results, lambda i: f"{i.type} {i.workspace_name}/{i.name}"):
                 poll.records.extend(self._record(item, job) for job in instances if isinstance(job, dict))
 
         return guarded_poll(self.identity, self.scope, now, {"polled_at": iso(now)}, body, self._ledger)
 
-    def _discover(self, poll: Poll) -> list[_Item]:
-        workspaces = [
-            ws
-            for page in self.http.follow(API, f"{self.root}/workspaces", self.scope, None, "continuationUri")
-            for ws in (page or {}).get("value") or []
-            if self.options.workspaces(str(ws.get("displayName") or ""))
-        ]
+    def _discover(self, poll: Poll) -> bool:
+        """List workspaces and their items; True when every listing worked."""
+        try:
+            workspaces = [
+                ws
+                for page in bounded(
+                    self.http.follow(API, f"{self.root}/workspaces", self.scope, None, "continuationUri"),
+                    poll,
+                    "workspace listing",
+                )
+                for ws in as_dict(page).get("value") or []
+                if isinstance(ws, dict)
+                and ws.get("id")
+                and self.options.workspaces(str(ws.get("displayName") or ""))
+            ]
+        except AuthError:
+            raise
+        except ConnectorError as exc:
+            poll.problem(kind_of(exc), "workspace listing", str(exc))
+            return False
+        poll.worked("workspace listing")
         wanted = {t.lower() for t in self.options.item_types}
 
         def items(ws: Mapping[str, Any]) -> list[_Item]:
             url = f"{self.root}/workspaces/{seg(ws['id'])}/items"
             found = []
-            for page in self.http.follow(API, url, self.scope, None, "continuationUri"):
-                for it in (page or {}).get("value") or []:
-                    if str(it.get("type") or "").lower() in wanted:
+            pages = self.http.follow(API, url, self.scope, None, "continuationUri")
+            for page in bounded(pages, poll, f"items of workspace {ws.get('displayName')}"):
+                for raw in as_dict(page).get("value") or []:
+                    it = as_dict(raw)
+                    if it.get("id") and str(it.get("type") or "").lower() in wanted:
                         found.append(
                             _Item(
                                 str(ws["id"]),
@@ -99,12 +127,12 @@ class FabricConnector:
                         )
             return found
 
-        listed = collect(
-            poll,
-            fan_out(items, workspaces, self.options.workers),
-            lambda w: f"workspace {w.get('displayName')}",
-        )
-        return [item for _, found in listed for item in found]
+        results = fan_out(items, workspaces, self.options.workers)
+        failed = {str(ws["id"]) for ws, result in results if isinstance(result, ConnectorError)}
+        listed = collect(poll, results, lambda w: f"workspace {w.get('displayName')}")
+        kept = [item for item in self._items if item.workspace_id in failed]
+        self._items = [item for _, found in listed for item in found] + kept
+        return not failed
 
     def _instances(self, item: _Item) -> list[Any]:
         url = f"{self.root}/workspaces/{seg(item.workspace_id)}/items/{seg(item.id)}/jobs/instances"

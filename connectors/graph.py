@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.base import as_dict
 from connectors.clouds import Endpoints
 from connectors.http import AzureHttp
 
@@ -31,7 +32,7 @@ class GraphClient:
         for page in self.http.follow(
             API, url, self.scope, {"$filter": odata_filter, "$top": top}, "@odata.nextLink"
         ):
-            found.extend(r for r in (page or {}).get("value") or [] if isinstance(r, dict))
+            found.extend(r for r in as_dict(page).get("value") or [] if isinstance(r, dict))
             if len(found) >= limit:
                 break
         return found[:limit]
@@ -45,5 +46,5 @@ class GraphClient:
         page = self.http.get(
             API, f"{self.root}/v1.0/applications", self.scope, {"$filter": f"appId eq '{safe}'"}
         )
-        values = (page or {}).get("value") or []
+        values = as_dict(page).get("value") or []
         return values[0] if values else None

@@ -254,7 +254,7 @@ class AzureHttp:
         seen: set[str] = set()
         while True:
             page = self.get(api, url, scope, {**params, "$top": top, "$skip": skip})
-            values = list((page or {}).get("value") or [])
+            values = list(page.get("value") or []) if isinstance(page, dict) else []
             if values and values == previous:
                 raise ApiError(
                     api, f"{urlparse(url).path} returned the same page for every $skip", kind="link_loop"

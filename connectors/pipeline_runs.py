@@ -66,7 +66,7 @@ def poll_targets(
         runs = [
             run
             for page in http.post_continuation(api, target.runs_url, scope, body)
-            for run in (page or {}).get("value") or []
+            for run in as_dict(page).get("value") or []
             if isinstance(run, dict)
         ]
         records = []
@@ -95,7 +95,7 @@ def failed_activities(
     return [
         activity
         for page in http.post_continuation(api, target.activity_url(run), scope, body)
-        for activity in (page or {}).get("value") or []
+        for activity in as_dict(page).get("value") or []
         if isinstance(activity, dict)
     ]
 

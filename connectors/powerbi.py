@@ -36,6 +36,7 @@ from connectors.base import (
     NameFilter,
     Poll,
     as_dict,
+    bounded,
     fan_out,
     guarded_poll,
     kind_of,
@@ -136,7 +137,8 @@ class PowerBIConnector:
         url = f"{self.root}/admin/capacities/refreshables"
         params = {"$expand": "capacity,group"}
         again: list[tuple[Dataset, object, str]] = []
-        for page in self.http.top_skip(API, url, self.scope, params, self.options.page_size):
+        pages = self.http.top_skip(API, url, self.scope, params, self.options.page_size)
+        for page in bounded(pages, poll, "refreshables"):
             for item in page:
                 dataset = self._dataset_of(as_dict(item))
                 refresh = as_dict(item).get("lastRefresh")

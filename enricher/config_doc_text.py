@@ -41,13 +41,17 @@ NOTES: dict[str, str] = {
     "EndpointOverrides.arm": "Azure Resource Manager base URL (Data Factory, subscriptions).",
     "EndpointOverrides.graph": "Microsoft Graph base URL.",
     "EndpointOverrides.synapse": "Synapse development endpoint; `{workspace}` is replaced.",
+    "SourceBase.name": "Names the source within its tenant; defaults to its `type`. Cursor, heartbeat, "
+    "logs and metrics are keyed by it, so two sources of one type (Power BI admin and workspace mode) "
+    "need different names: a duplicate is a config error.",
     "SourceBase.interval": "How often to poll.",
     "SourceBase.enabled": "`false` keeps the source in the file but never polls it.",
     "PowerBISource.type": "Semantic-model refreshes and dataflow transactions.",
     "PowerBISource.mode": "`admin`: tenant-wide through the read-only admin APIs; `workspace`: only "
     "workspaces the app is a member of.",
     "PowerBISource.workspaces": "Filter by workspace name.",
-    "PowerBISource.dataflows": "Also read dataflow transactions (status only: Power BI gives no error text).",
+    "PowerBISource.dataflows": "Also list dataflows and read their transactions (status only: Power BI "
+    "gives no error text); `false` makes no dataflow call at all.",
     "PowerBISource.history_top": "Refreshes read per dataset when a history is needed.",
     "PowerBISource.discovery_interval": "How often workspaces and datasets are listed "
     "(admin APIs are metered per hour).",

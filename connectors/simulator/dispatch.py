@@ -7,6 +7,7 @@ before looking at tokens); ``truncated`` and ``malformed`` damage an otherwise c
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 
@@ -64,6 +65,8 @@ class Dispatcher:
         if self.latency:
             self.stopping.wait(self.latency)
         response = self._answer(api, route, params, path_known, request)
+        if fault is not None and fault.kind in {"loop", "flood"}:
+            return _rewrite(fault, response, f"https://{headers.get('host', 'localhost')}{target}")
         return self._damage(fault, response)
 
     def _answer(
@@ -105,6 +108,10 @@ class Dispatcher:
                 self.stopping.wait(fault.delay_ms / 1000)
             case "expired_token" if route is not None and route.auth:
                 return errors.expired(api, rid, request.now)
+            case "forbidden":
+                return errors.error(
+                    api, 403, "Forbidden", "The caller may not read this.", rid=rid, now=request.now
+                )
         return None
 
     @staticmethod
@@ -116,6 +123,28 @@ class Dispatcher:
         elif fault.kind == "malformed":
             response.body = errors.MALFORMED_BODY
         return response
+
+
+_LINKS = ("@odata.nextLink", "nextLink", "continuationUri")
+
+
+def _rewrite(fault: FaultRule, response: Response, url: str) -> Response:
+    """``loop``: every paging link names this very request; ``flood``:
+    ``value`` grows to ``fault.rows`` copies of its first row."""
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        return response
+    if not isinstance(body, dict) or response.status >= 400:
+        return response
+    if fault.kind == "loop":
+        for key in _LINKS:
+            body[key] = url
+    elif isinstance(body.get("value"), list) and body["value"]:
+        body["value"] = body["value"][:1] * fault.rows
+    response.body = json.dumps(body, separators=(",", ":")).encode()
+    response.headers.pop("Content-Length", None)
+    return response
 
 
 def _actor(request: Request) -> str:

@@ -8,7 +8,11 @@ the order they were added; the first that fires wins.
 Kinds: ``throttle`` (429 + Retry-After), ``error5xx`` (``status``, default 500), ``slow``
 (sleep ``delay_ms``, then answer), ``truncated`` (a valid start of the JSON, cut off),
 ``malformed`` (not JSON), ``expired_token`` (answer as for an expired token), ``down`` (drop the
-connection; with ``status=503`` answer 503 instead).
+connection; with ``status=503`` answer 503 instead), ``forbidden`` (403 in the API's envelope, as
+for a caller without rights), ``loop`` (the paging link of an answer points back at the same
+request), ``flood`` (the answer's ``value`` holds ``rows`` rows,
+copies of its first). A hung host is ``slow`` with a ``delay_ms`` beyond the client's timeout: the
+connection is accepted and no byte comes back.
 
 ``Quota`` counts requests in SIMULATED time (a fast clock must not trip the hourly admin limits)
 and answers with a Retry-After in real seconds.
@@ -25,7 +29,18 @@ from typing import Literal
 
 from connectors.simulator.scenario import FaultSpec
 
-FaultKind = Literal["throttle", "error5xx", "slow", "truncated", "malformed", "expired_token", "down"]
+FaultKind = Literal[
+    "throttle",
+    "error5xx",
+    "slow",
+    "truncated",
+    "malformed",
+    "expired_token",
+    "down",
+    "forbidden",
+    "loop",
+    "flood",
+]
 APIS = ("token", "powerbi", "fabric", "arm", "synapse", "graph")
 
 
@@ -39,6 +54,7 @@ class FaultRule:
     delay_ms: int = 0
     path_contains: str | None = None
     status: int | None = None
+    rows: int = 100_000
 
     def __post_init__(self) -> None:
         if self.api != "*" and self.api not in APIS:

@@ -73,13 +73,25 @@ class PagingSpec(Strict):
 
 class FaultSpec(Strict):
     api: str
-    kind: Literal["throttle", "error5xx", "slow", "truncated", "malformed", "expired_token", "down"]
+    kind: Literal[
+        "throttle",
+        "error5xx",
+        "slow",
+        "truncated",
+        "malformed",
+        "expired_token",
+        "down",
+        "forbidden",
+        "loop",
+        "flood",
+    ]
     rate: float = Field(default=1.0, ge=0, le=1)
     count: int | None = Field(default=None, ge=1)
     retry_after: float = Field(default=1.0, ge=0)
     delay_ms: int = Field(default=0, ge=0)
     path_contains: str | None = None
     status: int | None = None
+    rows: int = Field(default=100_000, ge=1)
 
 
 class Scenario(Strict):
