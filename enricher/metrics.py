@@ -7,8 +7,9 @@ second service in one process) starts from zero. The rest of the code calls a sm
 metric name (``inc``/``set``/``replace``/``observe``) and never imports the library.
 
 Label scheme, the same in every metric: ``tenant`` is the tenant's configured name and ``source``
-the source's configured name (its type, ``powerbi``, ``fabric``, ``adf``, ``synapse``, unless the
-config names it; ``self`` for the enricher's own sign-in), never the two joined.
+the source type (``powerbi``, ``fabric``, ``adf``, ``synapse``, or ``self`` for the enricher's own
+sign-in), never the two joined; per-poll metrics carry a source's configured ``name`` instead when
+the config gives it one.
 """
 
 from __future__ import annotations
