@@ -177,6 +177,8 @@ _BREAKS = re.compile(r"\s+|\\+[rn]")
 _EXCERPT_END = re.compile(r"\\+[rn]|[\r\n]|\\+\"|&quot;|\\+u0022|trace id|\",|\"}")
 _UNESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})|\\+([\"'/\\])")
 _NEAR = 3000  # how far from a code its context fields may sit
+_EXCERPT_SCAN = 1200  # how far the sentence a code opens is looked for
+_EXCERPT_MAX = 1000  # the longest excerpt kept (sinks bound it further, per destination)
 _Hit = tuple[int, str, How, tuple[int, int]]
 
 
@@ -314,13 +316,24 @@ def _excerpt(text: str, low: str, span: tuple[int, int], how: How) -> str:
     """The sentence the code opens, unescaped: what a human would read in the original message."""
     if how is not How.LITERAL:
         return text[span[0] : span[1]]
-    cut = _EXCERPT_END.search(low, span[1], span[0] + 400)
-    snippet = text[span[0] : cut.start() if cut else span[0] + 400]
+    cut = _EXCERPT_END.search(low, span[1], span[0] + _EXCERPT_SCAN)
+    snippet = text[span[0] : cut.start() if cut else span[0] + _EXCERPT_SCAN]
     if "\\" in snippet:
         snippet = _UNESCAPE.sub(_unescape_one, snippet)
     if "&" in snippet:
         snippet = html.unescape(snippet)
-    return " ".join(snippet.split())[:300]
+    return _clip(" ".join(snippet.split()), _EXCERPT_MAX)
+
+
+def _clip(sentence: str, limit: int) -> str:
+    """A long sentence ends at the last whole word that fits, with a visible mark, never mid-word:
+    Entra's reason often comes last ("... to the wrong tenant")."""
+    if len(sentence) <= limit:
+        return sentence
+    keep = sentence[: limit - 1]
+    if not sentence[limit - 1].isspace() and keep.rfind(" ") >= limit // 2:
+        keep = keep[: keep.rfind(" ")]
+    return keep.rstrip() + "…"
 
 
 def _unescape_one(m: re.Match[str]) -> str:

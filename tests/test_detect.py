@@ -194,6 +194,25 @@ class TestWhereCodesHide:
         assert "app '11111111-2222-3333-4444-555555555555' are expired" in f.excerpt
 
 
+class TestExcerpt:
+    def test_the_reason_at_the_end_of_a_long_message_is_kept(self) -> None:
+        """Entra's 700016 text runs past 300 characters and ends with the likely reason."""
+        text = (
+            "AADSTS700016: Application with identifier '11111111-2222-3333-4444-555555555555' was not found in "
+            "the directory 'Contoso'. This can happen if the application has not been installed by the "
+            "administrator of the tenant or consented to by any user in the tenant. You may have sent your "
+            "authentication request to the wrong tenant."
+        )
+        assert detect(text).findings[0].excerpt == text
+
+    def test_a_runaway_sentence_ends_on_a_word_with_a_mark(self) -> None:
+        words = "lorem ipsum dolor " * 200
+        excerpt = detect("AADSTS50000: " + words).findings[0].excerpt
+        assert len(excerpt) <= 1000 and excerpt.endswith("…")
+        assert ("AADSTS50000: " + words).startswith(excerpt[:-1]) and excerpt[-2] != " "
+        assert excerpt[:-1].split()[-1] in {"lorem", "ipsum", "dolor"}
+
+
 class TestNeverInventsCodes:
     @pytest.mark.parametrize(
         "text",

@@ -21,6 +21,7 @@ from enricher.notification import Notification
 from enricher.render import Style
 from enricher.sinks import text
 from enricher.sinks.base import DeliveryResult
+from enricher.sinks.bounds import BOUNDS, bounded
 from enricher.sinks.templates import TEXT, RenderError, load_template
 
 EXCERPT = 500
@@ -115,6 +116,7 @@ class ConsoleSink:
         return "NO_COLOR" not in os.environ and bool(isatty and isatty())
 
     def render(self, n: Notification) -> str:
+        n = bounded(n, BOUNDS["console"])
         if self.template is not None:
             return text.printable(self.template.render(n))
         if self.format == "json":

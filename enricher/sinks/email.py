@@ -33,6 +33,7 @@ from enricher.errors import ConfigError
 from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
+from enricher.sinks.bounds import BOUNDS, bounded
 from enricher.sinks.http import redact
 from enricher.sinks.templates import RenderError, SinkTemplate, TemplateSpec, load_template
 
@@ -162,6 +163,7 @@ class EmailSink:
         return f"EmailSink(name={self.name!r}, host={self.host!r})"
 
     def message(self, n: Notification) -> EmailMessage:
+        n = bounded(n, BOUNDS["email"])
         return build_message(n, self.sender, self.recipients, self.html.render(n))
 
     def _connect(self) -> smtplib.SMTP:

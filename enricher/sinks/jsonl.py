@@ -21,6 +21,7 @@ from pathlib import Path
 from enricher.config import JsonlSinkConfig
 from enricher.notification import Notification
 from enricher.sinks.base import DeliveryResult
+from enricher.sinks.bounds import BOUNDS, bounded
 from enricher.sinks.templates import RenderError, TemplateSpec, load_template, require_object
 
 TAIL_BYTES = 8 * 1024 * 1024
@@ -57,6 +58,7 @@ class JsonlSink:
         return ids
 
     def line(self, n: Notification) -> str:
+        n = bounded(n, BOUNDS["jsonl"])
         data = self.template.render_json(n) if self.template is not None else n.to_dict()  # has "status"
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
 

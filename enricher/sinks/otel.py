@@ -42,6 +42,7 @@ from enricher.errors import ConfigError
 from enricher.notification import Notification
 from enricher.sinks import text
 from enricher.sinks.base import DeliveryResult
+from enricher.sinks.bounds import BOUNDS, bounded
 from enricher.sinks.http import RETRYABLE, parse_retry_after, where
 from enricher.sinks.otel_attrs import STATS, log_attributes, metric_attributes, observations
 from enricher.sinks.templates import TEXT, RenderError, load_template
@@ -218,7 +219,7 @@ class OtelSink:
         return observe
 
     def send(self, notification: Notification) -> DeliveryResult:
-        n = notification
+        n = bounded(notification, BOUNDS["otel"])
         try:
             body = self.template.render(n).strip() if self.template is not None else text.one_line(n.title)
         except RenderError as exc:

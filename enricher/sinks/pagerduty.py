@@ -21,6 +21,7 @@ from enricher.config import PagerDutySinkConfig
 from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
+from enricher.sinks.bounds import BOUNDS, bounded
 from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body
 from enricher.sinks.templates import RenderError, TemplateSpec, load_template, require_object
 
@@ -141,6 +142,7 @@ class PagerDutySink:
 
     def events(self, n: Notification) -> list[dict[str, Any]]:
         """What one notification becomes: a resolve, a trigger, or (test) a trigger and its resolve."""
+        n = bounded(n, BOUNDS["pagerduty"])
         if n.kind == "resolved":
             return [resolve(n, self._key)]
         payload = self.template.render_json(n) if self.template is not None else None

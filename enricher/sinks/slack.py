@@ -21,6 +21,7 @@ from enricher.config import SlackSinkConfig
 from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
+from enricher.sinks.bounds import BOUNDS, bounded
 from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body, url_secrets
 from enricher.sinks.templates import RenderError, TemplateSpec, load_template, require_object
 
@@ -163,6 +164,7 @@ class SlackSink:
         return f"SlackSink(name={self.name!r})"
 
     def render(self, n: Notification) -> dict[str, Any]:
+        n = bounded(n, BOUNDS["slack"])
         return clamp(self.template.render_json(n)) if self.template is not None else payload(n)
 
     def send(self, notification: Notification) -> DeliveryResult:

@@ -19,6 +19,7 @@ from enricher.config import TeamsSinkConfig
 from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
+from enricher.sinks.bounds import BOUNDS, bounded
 from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body, url_secrets
 from enricher.sinks.templates import RenderError, TemplateSpec, load_template
 
@@ -175,6 +176,7 @@ class TeamsSink:
         return f"TeamsSink(name={self.name!r})"
 
     def render(self, n: Notification) -> dict[str, Any]:
+        n = bounded(n, BOUNDS["teams"])
         if self.template is None:
             return shrink(envelope(card(n)))
         value = self.template.render_json(n)

@@ -41,12 +41,17 @@ def one_line(text: str) -> str:
 
 
 def truncate(text: str, limit: int, marker: str = limits.MARKER) -> str:
-    """At most ``limit`` characters; a shortened text ends with a visible marker."""
+    """At most ``limit`` characters; a shortened text ends on a word boundary with a visible marker."""
     if len(text) <= limit:
         return text
     if limit <= len(marker):
         return text[:limit]
-    return text[: limit - len(marker)].rstrip() + marker
+    keep = text[: limit - len(marker)]
+    if not text[len(keep)].isspace():  # the cut falls inside a word: end at the word before it
+        space = max(keep.rfind(" "), keep.rfind("\n"), keep.rfind("\t"))
+        if space >= len(keep) // 2:  # a name without spaces is cut where it must be
+            keep = keep[:space]
+    return keep.rstrip() + marker
 
 
 def escape_mrkdwn(text: str) -> str:

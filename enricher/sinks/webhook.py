@@ -29,6 +29,7 @@ from enricher.errors import ConfigError
 from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
+from enricher.sinks.bounds import BOUNDS, bounded
 from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body
 from enricher.sinks.templates import RenderError, TemplateSpec, load_template
 
@@ -117,6 +118,7 @@ class WebhookSink:
         return f"WebhookSink(name={self.name!r}, url={self.url!r})"
 
     def body(self, n: Notification) -> bytes:
+        n = bounded(n, BOUNDS["webhook"])
         data = self.template.render_json(n) if self.template is not None else data_of(n)
         event = cloudevent(n, data, self.source) if self.cloudevents else envelope(n, data)
         return json_body(event)

@@ -18,6 +18,9 @@ class TestTruncate:
             ("a" * 30, 20, "aaaaaaa" + limits.MARKER),
             ("ééééééééééééééééééééééé", 20, "ééééééé" + limits.MARKER),  # code points, not bytes
             ("abcdef", 3, "abc"),  # no room for the marker: a hard cut
+            ("the quick brown fox jumps", 20, "the" + limits.MARKER),  # never half a word
+            ("abcdefg hijklmnopqrstuvwx", 20, "abcdefg" + limits.MARKER),  # the cut fell on a space
+            ("to the wrong tenant, really", 24, "to the" + limits.MARKER),
         ],
     )
     def test_table(self, raw: str, limit: int, expected: str) -> None:
