@@ -171,12 +171,13 @@ same checks, so none of them starts on a file `check-config` refuses. Checked, b
 values and required settings: unknown keys (with a "did you mean" for a near miss), unique names
 (tenants, sinks, maintenance windows), that every sink a route or `default_sinks` names exists,
 IANA time zones, that every `re:` pattern compiles, silence `ends_at` times (ISO 8601 with a zone),
-`health.listen` (`HOST:PORT`) and `basic_user` with `basic_password`; then each sink is built as
-at start (a `template:` must load and render a sample notification, CA bundle files must exist)
-and `knowledge_dir` must load. A problem is one line naming the setting and exit code 2, e.g.
-`routes[2].match.workspace[0]: 're:(unclosed' is not a valid regular expression: ...` or
-`sinks[1].webhok_url: unknown setting (did you mean 'webhook_url'?)`. Credentials, URLs and
-reachability are only tried when the daemon runs: use `once` and `test-sink` for those.
+`health.listen` (`HOST:PORT`) and `basic_user` with `basic_password`; then each tenant's
+credential is built as at start (certificate, token and CA bundle files must exist, a certificate
+must parse), each sink is built (a `template:` must load and render a sample notification, CA
+bundle files must exist) and `knowledge_dir` must load. A problem is one line naming the setting
+and exit code 2, e.g. `routes[2].match.workspace[0]: 're:(unclosed' is not a valid regular expression: ...` or
+`sinks[1].webhok_url: unknown setting (did you mean 'webhook_url'?)`. Signing in and reaching
+the APIs and destinations are only tried when the daemon runs: use `once` and `test-sink` for those.
 
 - **Substitution** (in any string value, after YAML parsing): `${VAR}` (an environment variable,
   required), `${VAR:-default}`, `${file:/path}` (a file's content, trimmed: Kubernetes and Docker

@@ -89,7 +89,10 @@ def error_line(exc: ValidationError, root: type[BaseModel] = Config) -> str:
         hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(allowed)}"
         message = f"unknown setting ({hint})"
     elif err["type"] == "union_tag_invalid":
-        message = f"unknown type {err.get('input', {}).get('type')!r}; expected one of {err['ctx']['expected_tags']}"
+        given, expected = err.get("input", {}).get("type"), err["ctx"]["expected_tags"]
+        close = difflib.get_close_matches(str(given), re.findall(r"'([^']+)'", expected), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        message = f"unknown type {given!r}{hint}; expected one of {expected}"
     elif err["type"] == "union_tag_not_found":
         message = (
             f"missing 'type' (one of {err['ctx']['discriminator']})" if "ctx" in err else "missing 'type'"

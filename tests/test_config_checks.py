@@ -30,7 +30,23 @@ ROUTES = """routes:
   - {match: {code: '53003'}, sinks: [file]}
 """
 
+CERT = "credential: {type: certificate, client_id: c1, certificate_path: /nonexistent/sp.pem}"
 BAD = [
+    (
+        BASE.replace("credential: {type: client_secret, client_id: c1, client_secret: s3cr3t-value}", CERT),
+        "tenants[0].credential.certificate_path: no such file: /nonexistent/sp.pem",
+    ),
+    (
+        BASE.replace(
+            "type: client_secret, client_id: c1, client_secret: s3cr3t-value",
+            "type: workload_identity, client_id: c1, token_file: /nonexistent/token",
+        ),
+        "tenants[0].credential.token_file: no such file: /nonexistent/token",
+    ),
+    (
+        BASE.replace("    credential:", "    ca_bundle: /nonexistent/ca.pem\n    credential:"),
+        "tenants[0].ca_bundle: no such file: /nonexistent/ca.pem",
+    ),
     (
         BASE + "maintenance: [{name: w, timezone: Europe/Amsterdm, start: '22:00', end: '02:00'}]\n",
         "maintenance[0].timezone: unknown time zone 'Europe/Amsterdm' (did you mean 'Europe/Amsterdam'?)",
@@ -60,6 +76,10 @@ BAD = [
         "routes[1].sinks: no sink named 'fiel' (did you mean 'file'? known: screen, file)",
     ),
     (BASE + "default_sinks: [pager]\n", "default_sinks: no sink named 'pager'"),
+    (
+        BASE + "  - {name: chat, type: slak, webhook_url: 'https://hooks.slack.com/x'}\n",
+        "sinks[2]: unknown type 'slak' (did you mean 'slack'?); expected one of",
+    ),
     (BASE + "  - {name: screen, type: console}\n", "sinks[2].name: 'screen' is used twice"),
     (
         BASE.replace(
@@ -152,6 +172,20 @@ def test_a_good_template_and_knowledge_dir_pass(tmp_path: Path, capsys: pytest.C
     text = BASE.replace("path: out.jsonl", "path: out.jsonl, template: ok.j2") + "knowledge_dir: kb\n"
     assert main(["check-config", "--config", str(write(tmp_path, text))]) == 0
     assert "valid" in capsys.readouterr().out
+
+
+def test_a_certificate_that_does_not_parse_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: ``once`` and ``run`` died with a traceback from azure-identity."""
+    write(tmp_path, "not a certificate\n", "sp.pem")
+    text = BASE.replace(
+        "type: client_secret, client_id: c1, client_secret: s3cr3t-value",
+        f"type: certificate, client_id: c1, certificate_path: {tmp_path / 'sp.pem'}",
+    )
+    assert main(["check-config", "--config", str(write(tmp_path, text))]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aadsts-enricher: tenants[0].credential: cannot be used: ") and err.count("\n") == 1
 
 
 def test_a_broken_knowledge_dir_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
