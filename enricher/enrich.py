@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connectors.records import RunRecord, Source
-from enricher.kb_schema import PLACEHOLDER_RX, SEVERITIES, ContextName, Entry, Fix
+from enricher.kb_schema import SEVERITIES, ContextName, Entry, Fix
 from enricher.knowledge import KnowledgeBase, fix_steps
 from enricher.models import Alert, Detection, FixStep, Link
+from enricher.placeholders import fill_command, fill_step
 
 _RANK = {name: i for i, name in enumerate(SEVERITIES)}  # critical=0 ... info=4
 
@@ -100,17 +101,24 @@ def adjusted_severity(entry: Entry, run: RunRecord) -> str:
     return severity
 
 
-def placeholder_values(run: RunRecord, detection: Detection) -> dict[str, str]:
+def detection_values(detection: Detection) -> dict[str, str]:
+    """Placeholder values an error text alone gives (what ``enrich`` knows without a run)."""
     primary = detection.primary_finding
     values = {
         "code": detection.primary or "",
-        "tenant_id": run.extra.get("tenant_id", ""),
-        "client_id": (primary and primary.client_id)
-        or detection.first("client_id")
-        or run.extra.get("client_id", ""),
+        "client_id": (primary and primary.client_id) or detection.first("client_id") or "",
         "correlation_id": (primary and primary.correlation_id) or detection.first("correlation_id") or "",
         "trace_id": (primary and primary.trace_id) or detection.first("trace_id") or "",
         "timestamp": (primary and primary.timestamp) or detection.first("timestamp") or "",
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+def placeholder_values(run: RunRecord, detection: Detection) -> dict[str, str]:
+    found = detection_values(detection)
+    values = {
+        "tenant_id": run.extra.get("tenant_id", ""),
+        "client_id": found.get("client_id") or run.extra.get("client_id", ""),
         "item_id": run.item_id,
         "item_name": run.item_name,
         "item_type": run.item_type,
@@ -120,6 +128,7 @@ def placeholder_values(run: RunRecord, detection: Detection) -> dict[str, str]:
         "activity_name": run.extra.get("activity_name", ""),
         "linked_service": run.extra.get("linked_service", ""),
     }
+    values = {**found, **{k: v for k, v in values.items() if v}}
     if run.source is Source.ADF:
         values["factory_name"] = run.container_name
     else:
@@ -128,20 +137,13 @@ def placeholder_values(run: RunRecord, detection: Detection) -> dict[str, str]:
     return {k: v for k, v in values.items() if v}
 
 
-def fill(template: str, values: Mapping[str, str]) -> str:
-    """Replace known ``{placeholders}``; a missing value becomes ``<name>`` for the admin to supply."""
-    if "{" not in template:
-        return template
-    return PLACEHOLDER_RX.sub(lambda m: values.get(m.group(1), f"<{m.group(1)}>"), template)
-
-
 def filled_fixes(
     entry: Entry, values: Mapping[str, str], kb: KnowledgeBase | None = None
 ) -> tuple[FixStep, ...]:
     """The entry's fix steps with placeholders filled; steps without any are shared as they are."""
     steps = kb.fix_steps.get(entry.code) if kb is not None and kb.get(entry.code) is entry else None
     return tuple(
-        FixStep(fill(step.step, values), fill(step.command, values) if step.command else None)
+        FixStep(fill_step(step.step, values), fill_command(step.command, values) if step.command else None)
         if templated
         else step
         for step, templated in (steps or fix_steps(entry))

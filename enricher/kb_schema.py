@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from enricher.placeholders import PLACEHOLDER_RX
+
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
 
@@ -57,7 +59,6 @@ PLACEHOLDERS = frozenset(
         "linked_service",
     }
 )
-PLACEHOLDER_RX = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 CODE_RX = re.compile(r"^\d{5,7}$")
 
 

@@ -7,13 +7,14 @@ plain text and users get colour only where it renders.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from enricher.kb_schema import CONTEXTS, Entry
 from enricher.models import Detection
+from enricher.placeholders import fill_command, fill_step
 
 _SEVERITY_COLOUR = {"critical": "1;31", "high": "31", "medium": "33", "low": "36", "info": "37"}
-_CONTEXT_LABEL = {
+CONTEXT_LABEL = {
     "powerbi": "Power BI",
     "gateway": "On-premises data gateway",
     "fabric": "Microsoft Fabric",
@@ -40,32 +41,50 @@ class Style:
         return self.paint(text, "2")
 
 
-def _wrap(text: str, indent: str = "  ", width: int = 96) -> str:
-    return textwrap.fill(" ".join(text.split()), width=width, initial_indent=indent, subsequent_indent=indent)
+#: the widest a paragraph gets, even on a wide terminal (longer lines are hard to read)
+MAX_WIDTH = 100
 
 
-def _bullets(items: Iterable[str], indent: str = "  ") -> list[str]:
-    return [
-        textwrap.fill(" ".join(i.split()), 96, initial_indent=f"{indent}- ", subsequent_indent=f"{indent}  ")
-        for i in items
-    ]
+def _fill(text: str, width: int, first: str, rest: str) -> str:
+    """Wrap prose; URLs and other long tokens stay whole so they can still be copied."""
+    return textwrap.fill(
+        " ".join(text.split()),
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
-def _steps(steps: Iterable[tuple[str, str | None]], style: Style) -> list[str]:
+def _steps(steps: Iterable[tuple[str, str | None]], style: Style, width: int) -> list[str]:
     lines = []
     for n, (step, command) in enumerate(steps, 1):
-        lines.append(
-            textwrap.fill(" ".join(step.split()), 96, initial_indent=f"  {n}. ", subsequent_indent="     ")
-        )
+        lines.append(_fill(step, width, f"  {n}. ", "     "))
         if command:
-            lines.append(style.dim(f"     $ {command}"))
+            lines.append(style.dim(f"     $ {command}"))  # a command is never wrapped: it is copied
     return lines
 
 
-def entry_text(entry: Entry, style: Style, *, context: str | None = None, known: bool = True) -> str:
-    """A complete, readable explanation of one knowledge-base entry."""
+def entry_text(
+    entry: Entry,
+    style: Style,
+    *,
+    context: str | None = None,
+    known: bool = True,
+    values: Mapping[str, str] | None = None,
+    width: int = MAX_WIDTH,
+) -> str:
+    """A complete explanation of one entry, steps first: the reader came to fix something.
+
+    ``values`` fill the steps' placeholders (what the error text told us); an unknown one never
+    shows raw (see ``enricher.placeholders``). With ``context`` only that product's section is
+    shown, right after the steps; ``width`` is the terminal's.
+    """
+    width = max(40, min(width, MAX_WIDTH))
+    known_values = {"code": entry.code, **(values or {})}
     head = f"AADSTS{entry.code}" + (f"  {entry.name}" if entry.name else "")
-    lines = [style.heading(head), style.heading(entry.title)]
+    lines = [style.heading(head), style.heading(_fill(entry.title, width, "", ""))]
     flags = [
         f"severity {style.severity(entry.severity)}",
         f"category {entry.category}",
@@ -75,19 +94,32 @@ def entry_text(entry: Entry, style: Style, *, context: str | None = None, known:
     lines.append("  " + " | ".join(flags))
     if not known:
         lines.append(style.paint("  Not in the knowledge base: generic guidance follows.", "33"))
-    lines += ["", style.heading("What it means"), _wrap(entry.summary)]
-    lines.append(style.dim(_wrap(f"Why {entry.severity}: {entry.severity_reason}")))
-    lines += ["", style.heading("Likely causes"), *_bullets(entry.causes)]
-    lines += ["", style.heading("How to fix"), *_steps(((f.step, f.command) for f in entry.fixes), style)]
-    contexts = [context] if context else [c for c in CONTEXTS if c in entry.contexts]
-    for ctx in contexts:
-        note = entry.contexts.get(ctx)  # type: ignore[call-overload]
-        if note:
-            lines += ["", style.heading(f"In {_CONTEXT_LABEL.get(ctx, ctx)}"), _wrap(note)]
+    steps = (
+        (fill_step(f.step, known_values), f.command and fill_command(f.command, known_values))
+        for f in entry.fixes
+    )
+    lines += ["", style.heading("How to fix"), *_steps(steps, style, width)]
+    if context:
+        lines += _context_section(entry, context, style, width)
+    lines += ["", style.heading("What it means"), _fill(entry.summary, width, "  ", "  ")]
+    lines.append(style.dim(_fill(f"Why {entry.severity}: {entry.severity_reason}", width, "  ", "  ")))
+    lines += ["", style.heading("Likely causes")]
+    lines += [_fill(c, width, "  - ", "    ") for c in entry.causes]
+    if not context:
+        for ctx in CONTEXTS:
+            if entry.contexts.get(ctx):
+                lines += _context_section(entry, ctx, style, width)
     if entry.related:
-        lines += ["", "Related: " + ", ".join(f"AADSTS{c}" for c in entry.related)]
+        lines += ["", _fill("Related: " + ", ".join(f"AADSTS{c}" for c in entry.related), width, "", "  ")]
     lines += ["", "Docs:", *[f"  {link}" for link in entry.docs]]
     return "\n".join(lines)
+
+
+def _context_section(entry: Entry, context: str, style: Style, width: int) -> list[str]:
+    label = CONTEXT_LABEL.get(context, context)
+    note = entry.contexts.get(context)  # type: ignore[call-overload]
+    text = note or f"The knowledge base has nothing specific to {label} for this code; the steps above apply."
+    return ["", style.heading(f"In {label}"), _fill(text, width, "  ", "  ")]
 
 
 def detection_text(detection: Detection, style: Style) -> str:

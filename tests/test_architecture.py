@@ -20,6 +20,7 @@ CORE = {
     "enricher.enrich",
     "enricher.models",
     "enricher.kb_schema",
+    "enricher.placeholders",
     "enricher.render",
     "enricher.incidents",
     "enricher.routing",

@@ -8,7 +8,7 @@ import pytest
 
 from connectors.records import RunRecord, RunStatus, Source
 from enricher.detect import detect
-from enricher.enrich import enrich, fill
+from enricher.enrich import enrich
 from enricher.knowledge import KnowledgeBase, load_knowledge
 
 MFA = (
@@ -91,11 +91,6 @@ class TestContent:
         assert alert.timestamp == "2025-04-02T05:30:18Z"
         assert len(alert.fixes) >= 5 and alert.known
         assert "{" not in " ".join(f.step + (f.command or "") for f in alert.fixes if "{" not in f.step)
-
-    def test_placeholders_filled_or_marked(self) -> None:
-        assert fill("az x --id {client_id} --c {correlation_id}", {"client_id": "abc"}) == (
-            "az x --id abc --c <correlation_id>"
-        )
 
     def test_correlation_id_reaches_commands(self, kb: KnowledgeBase) -> None:
         """The entry's sign-in log command is filled with the correlation id printed in the error."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +27,11 @@ def knowledge(args: argparse.Namespace) -> KnowledgeBase:
 
 def style(args: argparse.Namespace) -> Style:
     return Style(bool(getattr(args, "colour", False)))
+
+
+def width() -> int:
+    """Columns to wrap prose to: the terminal's (``COLUMNS`` when set), 100 when unknown."""
+    return shutil.get_terminal_size((100, 24)).columns - 1
 
 
 def entry_json(entry: Entry, *, known: bool = True) -> dict[str, Any]:

@@ -19,10 +19,11 @@ from typing import Any
 
 from enricher.cli import common
 from enricher.detect import detect
-from enricher.enrich import entry_for
+from enricher.enrich import detection_values, entry_for
 from enricher.kb_schema import CONTEXTS
 from enricher.knowledge import KnowledgeBase
 from enricher.models import Detection
+from enricher.placeholders import fill_step
 from enricher.render import detection_text, entry_text
 
 
@@ -101,10 +102,11 @@ def result_json(detection: Detection, kb: KnowledgeBase, context: str | None) ->
     advice = None
     if detection.primary:
         entry, known = entry_for(detection.primary, kb, detection.first("error"))
+        values = detection_values(detection)
         advice = {
             "code": detection.primary,
             "summary": entry.summary,
-            "fixes": [f.step for f in entry.fixes],
+            "fixes": [fill_step(f.step, values) for f in entry.fixes],
             "context_note": entry.contexts.get(context) if context else None,  # type: ignore[call-overload]
         }
     return {
@@ -136,7 +138,10 @@ def human(detection: Detection, kb: KnowledgeBase, args: argparse.Namespace) -> 
     parts = [detection_text(detection, style)]
     if detection.primary:
         entry, known = entry_for(detection.primary, kb, detection.first("error"))
-        parts.append(entry_text(entry, style, context=args.context, known=known))
+        values = detection_values(detection)
+        parts.append(
+            entry_text(entry, style, context=args.context, known=known, values=values, width=common.width())
+        )
         for code in detection.codes:
             if code != detection.primary:
                 other, _ = entry_for(code, kb)

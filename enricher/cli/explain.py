@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("code", nargs="?", help="the code, e.g. 53003 or AADSTS53003")
     p.add_argument("--all", action="store_true", help="every entry (with --json: one JSON array)")
-    p.add_argument("--context", choices=CONTEXTS, help="show only the note for this product")
+    p.add_argument(
+        "--context", choices=CONTEXTS, help="show this product's section right after the steps (and no other)"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
 
@@ -32,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             common.print_json([common.entry_json(e) for e in kb])
         else:
-            print("\n\n".join(entry_text(e, common.style(args), context=args.context) for e in kb))
+            style, width = common.style(args), common.width()
+            print("\n\n".join(entry_text(e, style, context=args.context, width=width) for e in kb))
         return 0
     if not args.code:
         raise SystemExit("aadsts-enricher explain: give a CODE or --all (see --help)")
@@ -44,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         common.print_json(common.entry_json(entry, known=known))
     else:
-        print(entry_text(entry, common.style(args), context=args.context, known=known))
+        print(entry_text(entry, common.style(args), context=args.context, known=known, width=common.width()))
     return 0
