@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from connectors.simulator import Simulator
 from enricher import config as cfg
 from enricher.daemon import Service
+from enricher.wording import counted
 
 
 def demo_config(
@@ -120,9 +121,10 @@ def run_demo(
             failures = sum(p.failures for p in report.polls)
             errors = [e for p in report.polls for e in p.errors]
             print(
-                f"-- cycle {number} | simulated {sim.clock.now():%Y-%m-%d %H:%M} UTC | {len(report.polls)} sources, "
-                f"{runs} runs read, {new} new, {failures} sign-in failures | {delivery.delivered} notifications"
-                + (f" | {len(errors)} poll problems" if errors else ""),
+                f"-- cycle {number} | simulated {sim.clock.now():%Y-%m-%d %H:%M} UTC | "
+                f"{counted(len(report.polls), 'source')}, {counted(runs, 'run')} read, {new} new, "
+                f"{counted(failures, 'sign-in failure')} | {counted(delivery.delivered, 'notification')}"
+                + (f" | {counted(len(errors), 'poll problem')}" if errors else ""),
                 file=note,
                 flush=True,
             )

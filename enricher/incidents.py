@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from enricher.models import Alert
 from enricher.notification import ItemRef, Kind, Notification, content_of, labels_of
+from enricher.wording import counted
 
 State = Literal["open", "resolved"]
 SCHEDULE_LIMIT = 4  # Power BI disables a refresh schedule after this many consecutive failures
@@ -315,7 +316,7 @@ def _notify(book: Book, pending: list[Pending], now: datetime) -> Notification:
         book.put(dataclasses.replace(inc, seq=inc.seq + 1, notified=told, last_notified_at=now))
     content = dict(first.content)
     if len(items) > 1:
-        content["title"] = f"AADSTS{first.code}: {content['short']} - {len(items)} items"
+        content["title"] = f"AADSTS{first.code}: {content['short']} - {counted(len(items), 'item')}"
     resolved_at = first.resolved_at if kind == "resolved" else None
     return Notification.from_dict(
         {

@@ -91,7 +91,7 @@ def entry_text(
         f"transient {'yes' if entry.transient else 'no'}",
         f"needs a user {'yes' if entry.needs_user else 'no'}",
     ]
-    lines.append("  " + " | ".join(flags))
+    lines.append(_fill(" | ".join(flags), width, "  ", "  "))
     if not known:
         lines.append(style.paint("  Not in the knowledge base: generic guidance follows.", "33"))
     steps = (

@@ -21,6 +21,7 @@ CORE = {
     "enricher.models",
     "enricher.kb_schema",
     "enricher.placeholders",
+    "enricher.wording",
     "enricher.render",
     "enricher.incidents",
     "enricher.routing",

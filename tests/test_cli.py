@@ -113,7 +113,7 @@ class TestEnrich:
             "{not json",
             json.dumps({"text": 42}),
             "",
-            json.dumps({"text": "AADSTS53003 blocked", "context": "nowhere"}),
+            json.dumps({"text": "AADSTS53003 blocked", "context": "azure-cli"}),
             json.dumps({"text": "AADSTS53003 blocked"}),
         ]
         path = tmp_path / "in.jsonl"
@@ -121,9 +121,14 @@ class TestEnrich:
         code, out = run_cli(capsys, "enrich", "--jsonl", str(path))
         rows = [json.loads(line) for line in out.splitlines()]
         assert code == 0 and len(rows) == 5
-        assert rows[0]["id"] == 1 and rows[0]["codes"] == ["7000215"]
-        assert [r.get("line") for r in rows[1:4]] == [2, 3, 5] and all("error" in r for r in rows[1:4])
-        assert rows[4]["codes"] == ["53003"]
+        assert rows[0]["id"] == 1 and rows[0]["codes"] == ["7000215"] and rows[0]["warnings"] == []
+        assert [r.get("line") for r in rows[1:3]] == [2, 3] and all("error" in r for r in rows[1:3])
+        # a context we do not know is a hint, not an error: the line is enriched and says so
+        assert rows[3]["codes"] == ["53003"] and rows[3]["advice"]["fixes"] and rows[3]["context"] is None
+        assert rows[3]["warnings"] == [
+            "unknown context 'azure-cli' ignored (known: powerbi, gateway, fabric, adf, synapse, databricks)"
+        ]
+        assert rows[4]["codes"] == ["53003"] and rows[4]["warnings"] == []
 
     def test_jsonl_from_stdin(self, capsys: pytest.CaptureFixture[str]) -> None:
         code, out = run_cli(capsys, "enrich", "--jsonl", "-", stdin=json.dumps({"text": MSAL}) + "\n")

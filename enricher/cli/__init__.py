@@ -17,6 +17,7 @@ from enricher.cli import (
     config_cmds,
     daemon_cmds,
     enrich_cmd,
+    examples,
     explain,
     kb,
     silence,
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
+    examples.attach(parser)
     return parser
 
 

@@ -14,6 +14,7 @@ from enricher import __version__
 from enricher.kb_schema import Entry
 from enricher.knowledge import KnowledgeBase, load_knowledge
 from enricher.render import Style
+from enricher.wording import counted
 
 
 @functools.cache
@@ -46,6 +47,9 @@ def print_json(data: object, *, pretty: bool = True) -> None:
 
 def version_text(kb_dirs: Sequence[str] = ()) -> str:
     kb = _cached_kb(tuple(kb_dirs))
-    lines = [f"aadsts-enricher {__version__}", f"knowledge base {kb.version} ({len(kb)} entries)"]
+    lines = [
+        f"aadsts-enricher {__version__}",
+        f"knowledge base {kb.version} ({counted(len(kb), 'entry', 'entries')})",
+    ]
     lines += [f"  {line}" for line in kb.meta.changelog[:5]]
     return "\n".join(lines)

@@ -6,6 +6,7 @@ import argparse
 
 from enricher import config as cfg
 from enricher.preflight import load_checked
+from enricher.wording import counted
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,8 +31,10 @@ def summary(config: cfg.Config) -> list[str]:
             detail = {
                 "powerbi": lambda s: f"mode {s.mode}",
                 "fabric": lambda s: f"items {', '.join(s.item_types)}",
-                "adf": lambda s: f"{len(s.factories) or 'all'} factories",
-                "synapse": lambda s: f"{len(s.workspaces)} workspaces",
+                "adf": lambda s: (
+                    counted(len(s.factories), "factory", "factories") if s.factories else "all factories"
+                ),
+                "synapse": lambda s: counted(len(s.workspaces), "workspace"),
             }[s.type](s)
             state = "" if s.enabled else " (disabled)"
             named = s.type if s.source_name == s.type else f"{s.type} {s.source_name!r}"

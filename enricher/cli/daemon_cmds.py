@@ -14,6 +14,7 @@ from enricher import logs
 from enricher.config_load import load_config
 from enricher.preflight import load_checked
 from enricher.wiring import secrets_of
+from enricher.wording import counted
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -100,12 +101,13 @@ def cmd_once(args: argparse.Namespace) -> int:
     for poll in report.polls:
         state = "ok" if poll.ok else "PROBLEM"
         print(
-            f"{poll.source:<28} {state:<8} {poll.records} runs, {poll.new} new, {poll.failures} sign-in failures"
+            f"{poll.source:<28} {state:<8} {counted(poll.records, 'run')}, {poll.new} new, "
+            f"{counted(poll.failures, 'sign-in failure')}"
         )
         for problem in poll.errors:
             print(f"    {problem}")
     print(
-        f"notifications: {len(report.notifications)} new; delivered {delivery.delivered}, "
+        f"{counted(len(report.notifications), 'new notification')}; delivered {delivery.delivered}, "
         f"retrying {delivery.retried}, dead {delivery.dead}"
     )
     return 0 if report.ok and not delivery.dead else 1

@@ -5,7 +5,8 @@ Output contract (``--json`` and each ``--jsonl`` line), relied on by other tools
 ``timestamp``, ``entries`` (per code: code, name, title, severity, category, known), ``inferred``
 (codes guessed from message phrases: code and phrase; never mixed into ``codes``), ``findings``
 (per code: how it was found, span, excerpt and IDs) and, for the primary code, ``advice``.
-A malformed ``--jsonl`` line yields ``{"line": N, "error": "..."}`` and processing goes on.
+``warnings`` lists what was ignored (a ``context`` we do not know: the line is still enriched). A
+malformed ``--jsonl`` line yields ``{"line": N, "error": "..."}`` and processing goes on.
 """
 
 from __future__ import annotations
@@ -73,19 +74,23 @@ def process_lines(lines: Iterable[str], kb: KnowledgeBase) -> Iterator[dict[str,
             item = json.loads(line)
             if not isinstance(item, dict) or not isinstance(item.get("text"), str):
                 raise ValueError("each line must be a JSON object with a string 'text'")
-            context = item.get("context")
-            if context is not None and context not in CONTEXTS:
-                raise ValueError(f"unknown context {context!r} (one of {', '.join(CONTEXTS)})")
         except ValueError as exc:
             yield {"line": number, "error": str(exc)}
             continue
-        out = result_json(detect(item["text"], kb.signatures), kb, context)
+        context, warnings = item.get("context"), []
+        if context is not None and context not in CONTEXTS:
+            # callers pass hints such as "azure-cli" or "msal": the text is still worth enriching
+            warnings.append(f"unknown context {context!r} ignored (known: {', '.join(CONTEXTS)})")
+            context = None
+        out = result_json(detect(item["text"], kb.signatures), kb, context, warnings)
         if "id" in item:
             out = {"id": item["id"], **out}
         yield out
 
 
-def result_json(detection: Detection, kb: KnowledgeBase, context: str | None) -> dict[str, Any]:
+def result_json(
+    detection: Detection, kb: KnowledgeBase, context: str | None, warnings: list[str] | None = None
+) -> dict[str, Any]:
     entries = []
     for code in detection.codes:
         entry, known = entry_for(code, kb)
@@ -123,6 +128,7 @@ def result_json(detection: Detection, kb: KnowledgeBase, context: str | None) ->
         "findings": [_finding_json(f) for f in detection.findings],
         "context": context,
         "advice": advice,
+        "warnings": warnings or [],
     }
 
 

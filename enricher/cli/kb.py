@@ -9,6 +9,7 @@ from typing import Any
 
 from enricher.cli import common
 from enricher.knowledge import KnowledgeBase, builtin_root
+from enricher.wording import counted
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,7 +66,7 @@ def run_stats(args: argparse.Namespace) -> int:
         return 0
     style = common.style(args)
     print(
-        style.heading(f"Knowledge base {data['version']}: {data['entries']} entries")
+        style.heading(f"Knowledge base {data['version']}: {counted(data['entries'], 'entry', 'entries')}")
         + f" ({data['entries'] - data['observed']} official, {data['observed']} observed-only),"
         f" {data['rich']} rich, {data['with_signatures']} with message signatures"
     )

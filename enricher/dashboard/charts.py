@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from markupsafe import Markup
 
 from enricher.dashboard.stats import DayCount, GroupCount
+from enricher.wording import counted
 
 #: Tableau 10; the last colour is "other codes".
 PALETTE = (
@@ -102,12 +103,13 @@ def horizontal_bars(
             Markup(
                 '<text x="{}" y="{}" text-anchor="end">{}</text>'
                 '<rect class="bar" x="{}" y="{}" width="{:.1f}" height="{}" fill="{}" data-name="{}" '
-                'data-count="{}"><title>{}: {} failures, {} incidents ({} open)</title></rect>'
+                'data-count="{}"><title>{}: {}, {} ({} open)</title></rect>'
                 '<text x="{:.1f}" y="{}">{}</text>'
             ).format(
                 left - 6, y + 15, _clip(row.label, 34),
                 left, y + 3, max(w, 1.0), row_h - 8, fill, row.name,
-                row.failures, row.label, row.failures, row.incidents, row.open,
+                row.failures, row.label, counted(row.failures, "failure"),
+                counted(row.incidents, "incident"), row.open,
                 left + max(w, 1.0) + 6, y + 15, row.failures,
             )
         )  # fmt: skip

@@ -24,6 +24,7 @@ from enricher.sinks.base import DeliveryResult
 from enricher.sinks.bounds import BOUNDS, bounded
 from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body, url_secrets
 from enricher.sinks.templates import RenderError, TemplateSpec, load_template, require_object
+from enricher.wording import counted
 
 _BROKEN = "the webhook is revoked or its channel is gone: create a new webhook URL"
 NOTES = {403: _BROKEN, 404: _BROKEN, 410: _BROKEN, 400: "Slack rejected the message"}
@@ -90,7 +91,10 @@ def blocks(n: Notification) -> list[dict[str, Any]]:
     if len(n.items) > 1:
         listing = "\n".join(text.items_lines(n))
         out.append(
-            {"type": "section", "text": plain(f"{len(n.items)} items\n{listing}", limits.SLACK_SECTION)}
+            {
+                "type": "section",
+                "text": plain(f"{counted(len(n.items), 'item')}\n{listing}", limits.SLACK_SECTION),
+            }
         )
     notes = [line for line in (text.lasted_line(n), text.schedule_line(n)) if line]
     if notes:

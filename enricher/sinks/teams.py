@@ -22,6 +22,7 @@ from enricher.sinks.base import DeliveryResult
 from enricher.sinks.bounds import BOUNDS, bounded
 from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body, url_secrets
 from enricher.sinks.templates import RenderError, TemplateSpec, load_template
+from enricher.wording import counted
 
 CARD = "application/vnd.microsoft.card.adaptive"
 NOTES = {404: "the Workflow is deleted or turned off", 401: "the Workflow needs a different trigger setting"}
@@ -69,7 +70,7 @@ def card(n: Notification) -> dict[str, Any]:
         {"type": "FactSet", "facts": facts(n)},
     ]
     if len(n.items) > 1:
-        body += [heading(f"{len(n.items)} items"), block("\n\n".join(text.items_lines(n)))]
+        body += [heading(counted(len(n.items), "item")), block("\n\n".join(text.items_lines(n)))]
     for note in (text.lasted_line(n), text.schedule_line(n)):
         if note:
             body.append(block(note, weight="Bolder"))

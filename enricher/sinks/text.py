@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from enricher.notification import ItemRef, Notification, describe_duration
 from enricher.sinks import limits
+from enricher.wording import counted
 
 # C0 and C1 controls except tab and newline: ANSI escapes, carriage returns, bells.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -132,7 +133,7 @@ def items_lines(n: Notification, limit: int = limits.ITEMS_LISTED) -> list[str]:
 
 
 def seen_line(n: Notification) -> str:
-    times = "1 failure" if n.count == 1 else f"{n.count} failures"
+    times = counted(n.count, "failure")
     return f"first seen {fmt_time(n.first_seen)} · {times} · last seen {fmt_time(n.last_seen)}"
 
 
@@ -148,7 +149,7 @@ def schedule_line(n: Notification) -> str | None:
     """Power BI disables a refresh schedule after repeated failures: say how close that is."""
     if n.schedule_failures_left is None or n.kind == "resolved":
         return None
-    streak = f"{n.consecutive_failures} consecutive failures" if n.consecutive_failures else "Failures"
+    streak = counted(n.consecutive_failures, "consecutive failure") if n.consecutive_failures else "Failures"
     if n.schedule_failures_left == 0:
         return f"{streak}: Power BI has disabled the refresh schedule."
     return f"{streak}: Power BI disables the schedule after {n.schedule_failures_left} more."
