@@ -139,7 +139,8 @@ class Service:
                 labels = {"tenant": tenant.config.name, "api": api}
                 self.metrics.inc("aadsts_enricher_api_requests_total", labels, float(new))
 
-    def health_server(self, listen: str | None = None) -> HealthServer:
+    def health_server(self, listen: str | None = None, setting: str = "health.listen") -> HealthServer:
+        """The health/metrics/dashboard server, bound (ListenError names ``setting`` when it cannot be)."""
         h = self.config.health
         basic = (
             (h.basic_user, h.basic_password.get_secret_value()) if h.basic_user and h.basic_password else None
@@ -152,6 +153,7 @@ class Service:
             h.ready_after,
             basic=basic,
             bearer=h.bearer_token.get_secret_value() if h.bearer_token else None,
+            setting=setting,
         )
         from enricher.dashboard import register as add_dashboard  # the page, /api/*, /static/*
 
@@ -194,7 +196,13 @@ class Daemon:
             signal.SIGHUP: self._on_hup,
         }
         previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
-        running = self._start(self.service)
+        try:
+            running = self._start(self.service)
+        except BaseException:  # e.g. health.listen is taken: the CLI prints one line, exit 2
+            self.service.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            raise
         log.info(
             "started",
             extra={

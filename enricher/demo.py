@@ -105,7 +105,7 @@ def run_demo(
         for sig in (signal.SIGTERM, signal.SIGINT):  # PID 1 in a container ignores SIGTERM without a handler
             with contextlib.suppress(ValueError):  # not the main thread (tests): Ctrl-C still works
                 signal.signal(sig, lambda signum, frame: stop.set())
-        server = service.health_server().start()
+        server = service.health_server(setting="--listen").start()
         note = sys.stderr if json_lines else out
         print(
             f"aadsts-enricher demo: simulated Azure tenant at {sim.base_url} (scenario 'demo', {speed:g}x time)",

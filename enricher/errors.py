@@ -2,6 +2,7 @@
 
     EnricherError
     ├── ConfigError      a config file or value is wrong; the message names the path and the reason
+    │   └── ListenError  the address to listen on is taken or not ours (also an OSError)
     ├── KnowledgeError   a knowledge-base file does not load or validate
     ├── SourceError      an API could not be read (after retries); carries the API name
     ├── DeliveryError    a sink could not deliver (raised only where a caller must stop)
@@ -20,6 +21,12 @@ class EnricherError(Exception):
 
 class ConfigError(EnricherError):
     """A configuration problem. ``str(err)`` is a one-line, user-facing message."""
+
+
+class ListenError(ConfigError, OSError):
+    """A server could not bind: one line naming the setting and the port (exit 2, no traceback).
+
+    Also an ``OSError``, so code that already treats a failed bind as one keeps working."""
 
 
 class KnowledgeError(EnricherError):

@@ -10,6 +10,7 @@ localhost by default; optional basic or bearer auth protects everything but ``/h
 from __future__ import annotations
 
 import base64
+import errno
 import hmac
 import json
 import logging
@@ -20,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import ParseResult, parse_qs, urlparse
 
+from enricher.errors import ListenError
 from enricher.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger("aadsts_enricher.health")
@@ -40,6 +42,7 @@ class HealthServer:
         *,
         basic: tuple[str, str] | None = None,
         bearer: str | None = None,
+        setting: str = "health.listen",
     ) -> None:
         host, _, port = listen.rpartition(":")
         self.metrics = metrics
@@ -56,7 +59,7 @@ class HealthServer:
         #: POST endpoints (``/-/reload``); always behind the same auth as everything but /healthz
         self.actions: dict[str, Handler] = {}
         self._auth = _auth_check(basic, bearer)
-        self._server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), self._handler())
+        self._server = _bind(host.strip("[]") or "127.0.0.1", int(port), self._handler(), setting)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -168,6 +171,18 @@ class HealthServer:
                 log.debug("http %s", format % args)
 
         return Handler
+
+
+def _bind(host: str, port: int, handler: type[BaseHTTPRequestHandler], setting: str) -> ThreadingHTTPServer:
+    """The listening server, or a ListenError naming the setting and the port."""
+    try:
+        return ThreadingHTTPServer((host, port), handler)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            reason = f"port {port} on {host} is already in use (another aadsts-enricher?)"
+        else:
+            reason = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        raise ListenError(f"{setting}: {reason}") from None
 
 
 def _auth_check(basic: tuple[str, str] | None, bearer: str | None) -> Callable[[str], bool]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,3 +125,16 @@ class TestCounts:
         with pytest.raises(SystemExit):
             main(["--version"])
         assert re.search(r"knowledge base \S+ \(\d+ entries\)", capsys.readouterr().out)
+
+
+def test_readme_says_where_make_puts_the_command() -> None:
+    """`make demo` installs into .venv/bin (the Makefile), and the README tells how to reach it."""
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^VENV := \.venv$", makefile, re.M) and re.search(
+        r"^BIN := \$\(VENV\)/bin$", makefile, re.M
+    )
+    assert re.search(r"^demo: .*\n\t\$\(BIN\)/aadsts-enricher demo", makefile, re.M)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert ".venv/bin/aadsts-enricher explain 53003" in readme and "source .venv/bin/activate" in readme
+    bin_dir = Path(sys.executable).parent  # the environment running these tests, set up the same way
+    assert (bin_dir / "aadsts-enricher").exists() and (bin_dir / "activate").exists()

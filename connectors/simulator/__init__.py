@@ -45,7 +45,7 @@ from connectors.simulator.clock import SimClock
 from connectors.simulator.faults import FaultRule
 from connectors.simulator.scenario import Scenario, ScenarioError, load_scenario
 from connectors.simulator.serve import serve, starting_at
-from connectors.simulator.simulator import Simulator
+from connectors.simulator.simulator import Simulator, SimulatorStartError
 
 __all__ = [
     "FaultRule",
@@ -53,6 +53,7 @@ __all__ = [
     "ScenarioError",
     "SimClock",
     "Simulator",
+    "SimulatorStartError",
     "load_scenario",
     "serve",
     "starting_at",

@@ -7,16 +7,19 @@ the simulator cleanly. The printed credentials belong to a fake tenant.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
 from connectors.simulator.scenario import Scenario, load_scenario
-from connectors.simulator.simulator import Simulator
+from connectors.simulator.simulator import Simulator, SimulatorStartError
 
 _FLAGS = ("admin_api", "ca_policy_read", "disabled", "managed_identity")
 
@@ -61,6 +64,32 @@ def starting_at(scenario: str | Path | Scenario, start: datetime) -> Scenario:
     return loaded.model_copy(update={"clock": loaded.clock.model_copy(update={"start": start})})
 
 
+@contextlib.contextmanager
+def _claim(state_dir: Path) -> Iterator[None]:
+    """Own ``state_dir`` while serving: a second simulator there would overwrite the CA file that
+    clients of the first one trust, and every later connection to the first would fail its
+    certificate check. The lock (``flock``) goes away with the process, however it ends."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = (state_dir / "simulator.lock").open("a+", encoding="ascii")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise SimulatorStartError(
+            f"another simulator (pid {owner}) is serving from {state_dir}", "state_dir"
+        ) from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
 def serve(
     scenario: str | Path | Scenario = "demo",
     port: int = 8443,
@@ -84,7 +113,10 @@ def serve(
         with contextlib.suppress(ValueError):
             previous[sig] = signal.signal(sig, on_signal)
     try:
-        with Simulator(scenario=scenario, port=port, speed=speed, host=host, state_dir=state_dir) as sim:
+        with (
+            _claim(Path(state_dir)) if state_dir is not None else contextlib.nullcontext(),
+            Simulator(scenario=scenario, port=port, speed=speed, host=host, state_dir=state_dir) as sim,
+        ):
             describe(sim, out or sys.stdout)
             while not stop.wait(0.5):
                 pass

@@ -16,6 +16,7 @@ simulator does not start again.
 
 from __future__ import annotations
 
+import errno
 import shutil
 import ssl
 import tempfile
@@ -40,6 +41,15 @@ from connectors.simulator.state import State
 from connectors.simulator.stats import Stats
 from connectors.simulator.tls import CertificateAuthority, write_private
 from connectors.simulator.tokens import TokenIssuer
+
+
+class SimulatorStartError(RuntimeError):
+    """The simulator cannot start here: its port is taken (``what`` is ``"port"``), or another
+    simulator owns its state directory (``"state_dir"``)."""
+
+    def __init__(self, message: str, what: str) -> None:
+        super().__init__(message)
+        self.what = what
 
 
 class Simulator:
@@ -109,7 +119,7 @@ class Simulator:
                 stopping=self._stopping,
             )
             self._stopping.clear()
-            server = SimHTTPServer((self._host, self._port), dispatcher, context)
+            server = _listen(self._host, self._port, dispatcher, context)
             self._state.base_url = f"https://localhost:{server.server_address[1]}"
             self._thread = threading.Thread(
                 target=server.serve_forever,
@@ -191,3 +201,12 @@ class Simulator:
     def revoke_tokens(self, client_id: str | None = None) -> None:
         """Make every access token issued so far (to one app, or to all) count as expired."""
         self._state.issuer.revoke(client_id)
+
+
+def _listen(host: str, port: int, dispatcher: Dispatcher, context: ssl.SSLContext) -> SimHTTPServer:
+    try:
+        return SimHTTPServer((host, port), dispatcher, context)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise SimulatorStartError(f"port {port} on {host} is already in use", "port") from None
+        raise SimulatorStartError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", "port") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from enricher.errors import ConfigError
+from enricher.errors import ConfigError, ListenError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from connectors.simulator import serve
+    from connectors.simulator import SimulatorStartError, serve
 
     if args.start == "now":
         start: datetime | None = datetime.now(UTC).replace(microsecond=0)
@@ -54,4 +54,10 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--start: {args.start!r} is not 'now', 'scenario' or an ISO time") from exc
         if start.tzinfo is None:
             raise ConfigError("--start: give a time zone, e.g. 2025-04-02T06:00:00Z")
-    return serve(args.scenario, args.port, args.speed, args.host, start=start, state_dir=args.state_dir)
+    try:
+        return serve(args.scenario, args.port, args.speed, args.host, start=start, state_dir=args.state_dir)
+    except SimulatorStartError as exc:
+        hint = (
+            "--port 0 picks a free port" if exc.what == "port" else "stop it, or give it its own --state-dir"
+        )
+        raise ListenError(f"simulate: {exc} ({hint})") from None
