@@ -208,6 +208,9 @@ class TenantConfig(Strict):
     credential: CredentialConfig
     #: Extra CA bundle to trust for this tenant's APIs (a TLS-inspecting proxy, the simulator).
     ca_bundle: str | None = None
+    #: ``add``: trust the default CAs plus ``ca_bundle``; ``replace``: trust ``ca_bundle`` alone.
+    ca_bundle_mode: Literal["add", "replace"] = "add"
+
     sources: tuple[SourceConfig, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

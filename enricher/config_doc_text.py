@@ -26,6 +26,11 @@ NOTES: dict[str, str] = {
     "TenantConfig.endpoints": "Per-API URL overrides (a simulator, a private endpoint); empty for Azure.",
     "TenantConfig.credential": "How the daemon itself signs in (always through azure-identity).",
     "TenantConfig.sources": "What to poll in this tenant.",
+    "TenantConfig.ca_bundle": "A PEM file of CA certificates to trust for this tenant's Entra and API "
+    "calls (a TLS-inspecting proxy, the simulator), relative to the working directory. How it "
+    "combines with the default trust is `ca_bundle_mode`.",
+    "TenantConfig.ca_bundle_mode": "`add`: trust the default CAs (`REQUESTS_CA_BUNDLE` when set, "
+    "certifi's bundle, the system store) plus `ca_bundle`; `replace`: trust `ca_bundle` alone.",
     "CredentialConfig.type": "`client_secret` and `workload_identity` need `client_id` plus "
     "`client_secret` / `token_file`; `certificate` needs `client_id` and `certificate_path`; "
     "`managed_identity` takes an optional `client_id` (user-assigned); `default` is "

@@ -20,7 +20,9 @@ from connectors.http import AzureHttp, RetryPolicy
 from connectors.pipeline_runs import Windowing
 from connectors.powerbi import PowerBIConnector, PowerBIOptions
 from connectors.synapse import SynapseConnector, SynapseOptions, SynapseWorkspace
+from connectors.trust import verify_for
 from enricher import config as cfg
+from enricher.errors import ConfigError
 from enricher.incidents import Policy
 
 
@@ -55,7 +57,9 @@ def endpoints_of(tenant: cfg.TenantConfig) -> Endpoints:
     return CLOUDS[tenant.cloud].with_overrides(**tenant.endpoints.model_dump())
 
 
-def credential_spec(tenant: cfg.TenantConfig, endpoints: Endpoints) -> CredentialSpec:
+def credential_spec(
+    tenant: cfg.TenantConfig, endpoints: Endpoints, verify: str | bool = True
+) -> CredentialSpec:
     c = tenant.credential
     return CredentialSpec(
         kind=c.type,
@@ -66,16 +70,20 @@ def credential_spec(tenant: cfg.TenantConfig, endpoints: Endpoints) -> Credentia
         certificate_password=c.certificate_password.get_secret_value() if c.certificate_password else None,
         token_file=c.token_file,
         authority=endpoints.authority,
-        verify=tenant.ca_bundle,
+        verify=verify if isinstance(verify, str) else None,
     )
 
 
 def build_tenant(tenant: cfg.TenantConfig, sleep: Callable[[float], None], workers: int = 8) -> Tenant:
     endpoints = endpoints_of(tenant)
-    tokens = TokenProvider(make_credential(credential_spec(tenant, endpoints)))
-    http = AzureHttp(
-        tokens, verify=tenant.ca_bundle or True, policy=RetryPolicy(), per_host=workers, sleep=sleep
-    )
+    try:
+        verify = verify_for(tenant.ca_bundle, tenant.ca_bundle_mode)
+    except OSError as exc:
+        raise ConfigError(
+            f"tenants[name={tenant.name}].ca_bundle: cannot read {tenant.ca_bundle}: {exc.strerror or exc}"
+        ) from exc
+    tokens = TokenProvider(make_credential(credential_spec(tenant, endpoints, verify)))
+    http = AzureHttp(tokens, verify=verify, policy=RetryPolicy(), per_host=workers, sleep=sleep)
     identity = Identity(tenant.name, tenant.tenant_id, tenant.credential.client_id or "managed-identity")
     jobs = [
         SourceJob(
