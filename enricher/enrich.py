@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connectors.records import RunRecord, Source
+from enricher.commands import family_of, item_commands, whole_command
 from enricher.kb_schema import SEVERITIES, ContextName, Entry, Fix
 from enricher.knowledge import KnowledgeBase, fix_steps
 from enricher.models import Alert, Detection, FixStep, Link
@@ -127,6 +128,7 @@ def placeholder_values(run: RunRecord, detection: Detection) -> dict[str, str]:
         "resource_group": run.extra.get("resource_group", ""),
         "activity_name": run.extra.get("activity_name", ""),
         "linked_service": run.extra.get("linked_service", ""),
+        "job_type": run.extra.get("job_type", ""),
     }
     values = {**found, **{k: v for k, v in values.items() if v}}
     if run.source is Source.ADF:
@@ -134,7 +136,10 @@ def placeholder_values(run: RunRecord, detection: Detection) -> dict[str, str]:
     else:
         values["workspace_id"] = run.container_id
         values["workspace_name"] = run.container_name
-    return {k: v for k, v in values.items() if v}
+    values = {k: v for k, v in values.items() if v}
+    # commands that differ by item type: this item's variant, its own placeholders filled
+    values.update({name: fill_command(t, values) for name, t in item_commands(family_of(run)).items()})
+    return values
 
 
 def filled_fixes(
@@ -143,11 +148,19 @@ def filled_fixes(
     """The entry's fix steps with placeholders filled; steps without any are shared as they are."""
     steps = kb.fix_steps.get(entry.code) if kb is not None and kb.get(entry.code) is entry else None
     return tuple(
-        FixStep(fill_step(step.step, values), fill_command(step.command, values) if step.command else None)
-        if templated
-        else step
+        FixStep(fill_step(step.step, values), _command(step.command, values)) if templated else step
         for step, templated in (steps or fix_steps(entry))
     )
+
+
+def _command(template: str | None, values: Mapping[str, str]) -> str | None:
+    """The filled command; None when it is an item-type command this item has no variant of."""
+    if template is None:
+        return None
+    whole = whole_command(template)
+    if whole is not None and whole not in values:
+        return None
+    return fill_command(template, values)
 
 
 def context_for(run: RunRecord) -> ContextName | None:

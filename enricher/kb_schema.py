@@ -57,6 +57,12 @@ PLACEHOLDERS = frozenset(
         "run_id",
         "activity_name",
         "linked_service",
+        "job_type",
+        # a whole command that depends on the item type (enricher/commands.py)
+        "rerun_command",
+        "schedule_command",
+        "linked_service_command",
+        "owner_items_command",
     }
 )
 CODE_RX = re.compile(r"^\d{5,7}$")

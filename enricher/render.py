@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable, Mapping
 
+from enricher.commands import CONTEXT_FAMILY, ITEM_COMMANDS, whole_command
 from enricher.kb_schema import CONTEXTS, Entry
 from enricher.models import Detection
 from enricher.placeholders import fill_command, fill_step
@@ -57,13 +58,26 @@ def _fill(text: str, width: int, first: str, rest: str) -> str:
     )
 
 
-def _steps(steps: Iterable[tuple[str, str | None]], style: Style, width: int) -> list[str]:
+def _steps(steps: Iterable[tuple[str, list[str]]], style: Style, width: int) -> list[str]:
     lines = []
-    for n, (step, command) in enumerate(steps, 1):
+    for n, (step, commands) in enumerate(steps, 1):
         lines.append(_fill(step, width, f"  {n}. ", "     "))
-        if command:
-            lines.append(style.dim(f"     $ {command}"))  # a command is never wrapped: it is copied
+        # a command is never wrapped: it is copied
+        lines += [style.dim(f"     $ {command}") for command in commands]
     return lines
+
+
+def _variants(command: str | None, context: str | None) -> list[str]:
+    """The command as written; an item-type command as the context's variant, or every variant
+    labelled with its item type when no context is given."""
+    whole = whole_command(command) if command else None
+    if whole is None:
+        return [command] if command else []
+    variants = ITEM_COMMANDS[whole]
+    if context is not None:
+        family = CONTEXT_FAMILY.get(context)
+        return [variants[family]] if family in variants else []
+    return [f"[{family}] {text}" for family, text in variants.items()]
 
 
 def entry_text(
@@ -95,7 +109,10 @@ def entry_text(
     if not known:
         lines.append(style.paint("  Not in the knowledge base: generic guidance follows.", "33"))
     steps = (
-        (fill_step(f.step, known_values), f.command and fill_command(f.command, known_values))
+        (
+            fill_step(f.step, known_values),
+            [fill_command(c, known_values) for c in _variants(f.command, context)],
+        )
         for f in entry.fixes
     )
     lines += ["", style.heading("How to fix"), *_steps(steps, style, width)]

@@ -18,6 +18,7 @@ CORE = {
     "enricher.detect",
     "enricher.signatures",
     "enricher.enrich",
+    "enricher.commands",
     "enricher.models",
     "enricher.kb_schema",
     "enricher.placeholders",
