@@ -82,10 +82,7 @@ def test_a_missing_bundle_is_a_one_line_config_error(
     )
     assert main(["once", "--config", str(path)]) == 2
     err = capsys.readouterr().err
-    assert (
-        err
-        == "aadsts-enricher: tenants[name=t].ca_bundle: cannot read /nope/ca.pem: No such file or directory\n"
-    )
+    assert err == "aadsts-enricher: tenants[0].ca_bundle: no such file: /nope/ca.pem\n"
 
 
 @pytest.mark.parametrize("mode", ["add", "replace"])
