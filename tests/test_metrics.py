@@ -179,7 +179,7 @@ def test_last_success_moves_with_every_poll(scrapes: Scrapes) -> None:
     assert stamps[0], "no successful poll in the first cycle"
     for before, after in pairwise(stamps):
         assert before.keys() == after.keys()
-        assert all(after[k] - before[k] == STEP.total_seconds() for k in before)
+        assert [after[k] - before[k] for k in before] == pytest.approx([STEP.total_seconds()] * len(before))
 
 
 # -- the shipped rules -------------------------------------------------------------------------------
