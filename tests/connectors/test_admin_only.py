@@ -14,6 +14,7 @@ import yaml
 from connectors.auth import CredentialSpec, TokenProvider, make_credential
 from connectors.base import Identity
 from connectors.http import AzureHttp, RetryPolicy
+from connectors.paths import seg
 from connectors.powerbi import PowerBIConnector, PowerBIOptions
 from connectors.records import RunStatus, Source
 from connectors.simulator import Simulator, starting_at
@@ -84,6 +85,16 @@ class TestAdminOnlyPowerBI:
         second = connector.poll(sim.clock.now(), first.cursor)
         assert second.notices == [] and second.errors == []
 
+    def test_an_items_identity_includes_its_workspace(self, sim: Simulator) -> None:
+        """Two datasets share an id in two workspaces: two items, each in its own workspace."""
+        connector = PowerBIConnector(http(sim), endpoints(sim), who(), PowerBIOptions(mode="admin"))
+        poll = connector.poll(sim.clock.now(), {})
+        same = {r.item_name: r for r in poll.records if r.item_id == "0d1e2f3a-4b5c-4d6e-8f70-112233445566"}
+        assert set(same) == {"Ops Model", "Ops Model Copy"}
+        assert same["Ops Model"].container_name == "Finance / Board #1"
+        assert same["Ops Model Copy"].container_name == "Sales 100%?"
+        assert same["Ops Model"].item_key != same["Ops Model Copy"].item_key
+
     def test_dataflows_false_lists_no_dataflows(self, sim: Simulator) -> None:
         connector = PowerBIConnector(
             http(sim), endpoints(sim), who(), PowerBIOptions(mode="admin", dataflows=False)
@@ -94,6 +105,20 @@ class TestAdminOnlyPowerBI:
 
 
 class TestEscapedNames:
+    @pytest.mark.parametrize(
+        ("name", "segment"),
+        [
+            ("load/daily", "load%2Fdaily"),
+            ("run #1", "run%20%231"),
+            ("50%", "50%25"),
+            ("what?", "what%3F"),
+            ("a&b=c", "a%26b%3Dc"),
+            ("plain-name_1.0", "plain-name_1.0"),
+        ],
+    )
+    def test_seg_makes_one_path_segment(self, name: str, segment: str) -> None:
+        assert seg(name) == segment
+
     def test_synapse_pipeline_with_slash_hash_percent_question_mark(self, sim: Simulator) -> None:
         """The activity query puts the pipeline name in the path: unescaped it would be a 404."""
         options = SynapseOptions(
