@@ -108,6 +108,9 @@ class Dispatcher:
                 self.stopping.wait(fault.delay_ms / 1000)
             case "expired_token" if route is not None and route.auth:
                 return errors.expired(api, rid, request.now)
+            case "loop":  # an API that ignores $skip serves its first page again and again
+                request.query.pop("$skip", None)
+                request.query.pop("skip", None)
             case "forbidden":
                 return errors.error(
                     api, 403, "Forbidden", "The caller may not read this.", rid=rid, now=request.now

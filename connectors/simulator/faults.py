@@ -10,7 +10,7 @@ Kinds: ``throttle`` (429 + Retry-After), ``error5xx`` (``status``, default 500),
 ``malformed`` (not JSON), ``expired_token`` (answer as for an expired token), ``down`` (drop the
 connection; with ``status=503`` answer 503 instead), ``forbidden`` (403 in the API's envelope, as
 for a caller without rights), ``loop`` (the paging link of an answer points back at the same
-request), ``flood`` (the answer's ``value`` holds ``rows`` rows,
+request, and ``$skip`` is ignored), ``flood`` (the answer's ``value`` holds ``rows`` rows,
 copies of its first). A hung host is ``slow`` with a ``delay_ms`` beyond the client's timeout: the
 connection is accepted and no byte comes back.
 

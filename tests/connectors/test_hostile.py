@@ -75,6 +75,16 @@ class TestListings:
         assert loops and all(n.item.startswith("items of workspace") for n in loops)
         assert NOTEBOOK in items_seen(poll)
 
+    def test_skip_ignored_is_a_loop_and_the_first_page_counts(self, sim: Simulator) -> None:
+        """Refreshables answers every $skip with its first page: paging stops, that page's
+        refreshes are records, and the rest of the poll (dataflows) goes on."""
+        sim.faults.add(FaultRule(api="powerbi", kind="loop", path_contains="refreshables"))
+        options = PowerBIOptions(mode="admin", page_size=2)
+        poll = PowerBIConnector(http_for(sim), endpoints(sim), identity(), options).poll(sim.clock.now(), {})
+        assert [(n.kind, n.item) for n in poll.notices] == [("link_loop", "refreshables")]
+        assert len({r.item_id for r in poll.records if r.source is Source.POWERBI}) == 2
+        assert any(r.source is Source.POWERBI_DATAFLOW for r in poll.records)
+
     def test_page_cap(self, sim: Simulator) -> None:
         """pl_load_crm runs every 5 minutes: a day of runs is several pages; two is the cap here."""
         connector = ADFConnector(
