@@ -22,8 +22,6 @@ once, like a refused history.
 
 from __future__ import annotations
 
-import json
-import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,8 +45,9 @@ from connectors.errors import AuthError, ConnectorError
 from connectors.http import AzureHttp
 from connectors.paths import seg
 from connectors.powerbi_catalog import Catalog, Dataflow, Dataset, discover_admin, discover_workspaces
-from connectors.records import RunRecord, Source, shared_extra, status_from_word
-from connectors.timefmt import iso, parse_time
+from connectors.powerbi_records import dataflow_record, dataset_record, refresh_key
+from connectors.records import Source
+from connectors.timefmt import iso
 
 API = "powerbi"
 _ATTENDED = {"ondemand", "ondemandtraining"}
@@ -144,7 +143,7 @@ class PowerBIConnector:
                 refresh = as_dict(item).get("lastRefresh")
                 if dataset is None or not isinstance(refresh, dict):
                     continue
-                key, count = _refresh_key(refresh), _count(item.get("refreshCount"))
+                key, count = refresh_key(refresh), _count(item.get("refreshCount"))
                 status = str(refresh.get("status") or "").lower()
                 ident = (dataset.workspace_id, dataset.id)
                 with self._lock:
@@ -154,7 +153,7 @@ class PowerBIConnector:
                     continue
                 schedule = item.get("refreshSchedule")
                 enabled = schedule.get("enabled") if isinstance(schedule, dict) else None
-                poll.records.append(self._record(dataset, refresh, enabled))
+                poll.records.append(dataset_record(self.identity, dataset, refresh, enabled))
                 if (before is None and status != "completed") or (before and count - before[2] > 1):
                     # first seen failing or running (how many scheduled refreshes failed in a row
                     # matters), or several refreshes since the last poll: fill in from the history
@@ -189,9 +188,9 @@ class PowerBIConnector:
         todo = [job for job in wanted if job[0].workspace_id not in self._no_history]
         for (d, enabled, known), refreshes in self._gather(poll, history, todo, _dname, optional, "history"):
             poll.records.extend(
-                self._record(d, r, enabled)
+                dataset_record(self.identity, d, r, enabled)
                 for r in refreshes
-                if isinstance(r, dict) and _refresh_key(r) != known
+                if isinstance(r, dict) and refresh_key(r) != known
             )
 
     def _gather(
@@ -221,45 +220,6 @@ class PowerBIConnector:
                 ok.append((job, result))
         return ok
 
-    def _record(self, d: Dataset, refresh: Mapping[str, Any], schedule_enabled: object) -> RunRecord:
-        error_json = refresh.get("serviceExceptionJson")
-        if not error_json:
-            attempts = refresh.get("refreshAttempts") or []
-            error_json = next(
-                (
-                    a.get("serviceExceptionJson")
-                    for a in attempts
-                    if isinstance(a, dict) and a.get("serviceExceptionJson")
-                ),
-                "",
-            )
-        refresh_type = sys.intern(str(refresh.get("refreshType") or ""))
-        gateway = d.gateway or "gateway" in str(error_json).lower()
-        extra = shared_extra(
-            tenant_id=self.identity.tenant_id,
-            refresh_type=refresh_type,
-            gateway="true" if gateway else "false",
-            schedule_enabled="" if schedule_enabled is None else ("true" if schedule_enabled else "false"),
-        )
-        return RunRecord(
-            source=Source.POWERBI,
-            tenant=self.identity.tenant,
-            container_id=d.workspace_id,
-            container_name=d.workspace_name,
-            item_id=d.id,
-            item_name=d.name,
-            item_type="dataset",
-            run_id=_refresh_key(refresh),
-            status=status_from_word(str(refresh.get("status"))),
-            raw_status=sys.intern(str(refresh.get("status") or "")),
-            started_at=parse_time(refresh.get("startTime")),
-            ended_at=parse_time(refresh.get("endTime")),
-            unattended=refresh_type.lower() not in _ATTENDED,
-            error_text=str(error_json or ""),
-            error_code=_error_code(error_json),
-            extra=extra,
-        )
-
     # -- dataflows --------------------------------------------------------------------------------
 
     def _poll_dataflows(self, poll: Poll) -> None:
@@ -269,45 +229,9 @@ class PowerBIConnector:
 
         flows = [f for f in self._catalog.dataflows.values() if f.workspace_id not in self._no_transactions]
         for flow, rows in self._gather(poll, transactions, flows, _fname, True, "transactions"):
-            poll.records.extend(self._flow_record(flow, row) for row in rows[:10] if isinstance(row, dict))
-
-    def _flow_record(self, flow: Dataflow, row: Mapping[str, Any]) -> RunRecord:
-        return RunRecord(
-            source=Source.POWERBI_DATAFLOW,
-            tenant=self.identity.tenant,
-            container_id=flow.workspace_id,
-            container_name=flow.workspace_name,
-            item_id=flow.id,
-            item_name=flow.name,
-            item_type="dataflow",
-            run_id=str(row.get("id")),
-            status=status_from_word(str(row.get("status"))),
-            raw_status=str(row.get("status") or ""),
-            started_at=parse_time(row.get("startTime")),
-            ended_at=parse_time(row.get("endTime")),
-            unattended=str(row.get("refreshType") or "").lower() not in _ATTENDED,
-            extra={"tenant_id": self.identity.tenant_id, "refresh_type": str(row.get("refreshType") or "")},
-        )
-
-
-def _refresh_key(refresh: Mapping[str, Any]) -> str:
-    """requestId, or (startTime, refreshType) when a refresh has none (the reference's dedup key)."""
-    return str(refresh.get("requestId") or f"{refresh.get('startTime')}|{refresh.get('refreshType')}")
-
-
-def _error_code(error_json: object) -> str:
-    """``errorCode`` of a serviceExceptionJson string; '' when it does not parse (never raises)."""
-    if not isinstance(error_json, str) or not error_json:
-        return ""
-    try:
-        data = json.loads(error_json)
-    except ValueError:
-        return ""
-    if not isinstance(data, dict):
-        return ""
-    error = data.get("error")
-    code = data.get("errorCode") or (error.get("code") if isinstance(error, dict) else None)
-    return str(code or "")
+            poll.records.extend(
+                dataflow_record(self.identity, flow, row) for row in rows[:10] if isinstance(row, dict)
+            )
 
 
 def _count(value: object) -> int:

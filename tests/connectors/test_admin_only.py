@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -151,8 +151,10 @@ def write_config(sim: Simulator, tmp_path: Path, **source_extra: object) -> Path
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[Simulator]:
-    """The scenario at the real time, so ``once`` (which uses the real clock) and the simulator agree."""
-    with Simulator(scenario=starting_at("admin_only", datetime.now(UTC)), port=0, speed=0) as s:
+    """The scenario near the real time, so ``once`` (which uses the real clock) and the simulator
+    agree: at the last hh:45 before now, when no refresh of the scenario is still running."""
+    start = (datetime.now(UTC) - timedelta(minutes=45)).replace(minute=45, second=0, microsecond=0)
+    with Simulator(scenario=starting_at("admin_only", start), port=0, speed=0) as s:
         yield s
 
 
