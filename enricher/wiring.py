@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from connectors.adf import ADFConnector, ADFOptions, FactoryRef
 from connectors.auth import CredentialSpec, TokenProvider, make_credential
 from connectors.base import Connector, Identity, NameFilter
@@ -165,7 +167,7 @@ def secrets_of(config: cfg.Config) -> list[str]:
     def walk(value: object) -> None:
         if hasattr(value, "get_secret_value"):
             found.append(value.get_secret_value())
-        elif hasattr(value, "model_fields"):
+        elif isinstance(value, BaseModel):
             for name in type(value).model_fields:
                 walk(getattr(value, name))
         elif isinstance(value, tuple | list):
