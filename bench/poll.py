@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.adf import ADFConnector, ADFOptions
 from connectors.auth import CredentialSpec, TokenProvider, make_credential
-from connectors.base import Identity
+from connectors.base import Identity, NameFilter
 from connectors.clouds import PUBLIC, Endpoints
 from connectors.http import AzureHttp
 from connectors.powerbi import PowerBIConnector, PowerBIOptions
@@ -121,17 +121,19 @@ def main() -> None:
         naive_http, _ = http_client(
             base, f"{state}/simulator-ca.pem", tenant.id, app.client_id, app.secrets[0].value, args.workers
         )
+        total_ws = 10_000
+        sample = args.naive_sample if not args.naive_full else total_ws
+        # the sample through the connector's own workspace filter: one regular expression
+        names = "|".join(f"{i:05d}" for i in range(sample))
+        wanted = NameFilter((f"re:^Workspace ({names})$",))
         naive = PowerBIConnector(
             naive_http,
             ep,
             who,
-            PowerBIOptions(mode="workspace", dataflows=False, history_top=60, workers=args.workers),
+            PowerBIOptions(
+                mode="workspace", workspaces=wanted, dataflows=False, history_top=60, workers=args.workers
+            ),
         )
-        total_ws = 10_000
-        sample = args.naive_sample if not args.naive_full else total_ws
-        wanted = {f"Workspace {i:05d}" for i in range(sample)}
-        naive._wanted = lambda g: str(g.get("name")) in wanted  # type: ignore[method-assign]
-        naive.cursor = {}  # type: ignore[attr-defined]
         requests, seconds, records = cycle([naive], naive_http)
         listing = -(-total_ws // 1000)  # group pages of 1000, listed in full even for the sample
         scale = total_ws / sample
