@@ -134,6 +134,7 @@ def main() -> None:
                 mode="workspace", workspaces=wanted, dataflows=False, history_top=60, workers=args.workers
             ),
         )
+        naive.cursor = {}  # type: ignore[attr-defined]
         requests, seconds, records = cycle([naive], naive_http)
         listing = -(-total_ws // 1000)  # group pages of 1000, listed in full even for the sample
         scale = total_ws / sample

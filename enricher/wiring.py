@@ -82,7 +82,7 @@ def build_tenant(tenant: cfg.TenantConfig, sleep: Callable[[float], None], worke
         verify = verify_for(tenant.ca_bundle, tenant.ca_bundle_mode)
     except OSError as exc:
         raise ConfigError(
-            f"tenants[name={tenant.name}].ca_bundle: cannot read {tenant.ca_bundle}: {exc.strerror or exc}"
+            f"tenants[name={tenant.name}].ca_bundle: cannot use {tenant.ca_bundle} ({exc.filename or tenant.ca_bundle}: {exc.strerror or exc})"
         ) from exc
     tokens = TokenProvider(make_credential(credential_spec(tenant, endpoints, verify)))
     http = AzureHttp(tokens, verify=verify, policy=RetryPolicy(), per_host=workers, sleep=sleep)
