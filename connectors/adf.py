@@ -90,7 +90,9 @@ class ADFConnector:
                 self.options.windowing,
             )
 
-        poll = guarded_poll(self.identity, self.scope, now, dict(cursor), body, self._ledger)
+        poll = guarded_poll(
+            self.identity, self.scope, now, dict(cursor), body, self._ledger, self.http.policy.poll_deadline
+        )
         poll.cursor["polled_at"] = iso(now)
         poll.errors = [_hint(e) for e in poll.errors]
         return poll

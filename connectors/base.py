@@ -15,8 +15,10 @@ still counts and the poll stays healthy.
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -72,6 +74,8 @@ class Poll:
     auth_error: AuthError | None = None
     notices: list[Notice] = field(default_factory=list)
     ledger: Ledger = field(default_factory=Ledger, repr=False)
+    #: monotonic time after which no further item is started (see :func:`fan_out`)
+    until: float = math.inf
 
     def problem(self, kind: str, item: str, message: str, *, error: bool = True) -> None:
         """Record a problem of ``item``: an error of this poll unless ``error`` is False, and a
@@ -130,13 +134,14 @@ def guarded_poll(
     cursor: dict[str, str],
     body: Callable[[Poll], None],
     ledger: Ledger | None = None,
+    deadline: float = math.inf,
 ) -> Poll:
     """Run ``body`` and always finish with the record of the daemon's own sign-in for ``scope``.
 
     An AuthError anywhere (azure-identity could not get a token) ends the poll and becomes a failed
     ``self`` run carrying Entra's text; any other ConnectorError is an error of this poll.
     """
-    poll = Poll(cursor=cursor, ledger=ledger or Ledger())
+    poll = Poll(cursor=cursor, ledger=ledger or Ledger(), until=time.monotonic() + deadline)
     try:
         body(poll)
     except AuthError as exc:
@@ -151,10 +156,18 @@ def guarded_poll(
     return poll
 
 
-def fan_out(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[tuple[T, R | ConnectorError]]:
-    """``fn`` over ``items`` with up to ``workers`` threads; a ConnectorError is a result, not a crash."""
+def fan_out(
+    fn: Callable[[T], R], items: Sequence[T], workers: int, until: float = math.inf
+) -> list[tuple[T, R | ConnectorError]]:
+    """``fn`` over ``items`` with up to ``workers`` threads; a ConnectorError is a result, not a crash.
+
+    An item not yet started when the monotonic clock passes ``until`` (the poll's deadline) is not
+    asked for: its result is an ApiError of kind ``deadline``, so one slow host cannot hold a poll
+    for hours, and the item (whose watermark stays) is read next cycle."""
 
     def guarded(item: T) -> R | ConnectorError:
+        if time.monotonic() > until:
+            return ApiError("poll", "not polled: the poll ran past its deadline", kind="deadline")
         try:
             return fn(item)
         except ConnectorError as exc:

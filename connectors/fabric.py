@@ -79,11 +79,19 @@ class FabricConnector:
             if self._listed_at is None or now - self._listed_at >= self.options.discovery_interval:
                 # a failed listing keeps the items it had and is listed again next cycle
                 self._listed_at = now if self._discover(poll) else None
-            results = fan_out(self._instances, self._items, self.options.workers)
+            results = fan_out(self._instances, self._items, self.options.workers, poll.until)
             for item, instances in collect(poll, results, lambda i: f"{i.type} {i.workspace_name}/{i.name}"):
                 poll.records.extend(self._record(item, job) for job in instances if isinstance(job, dict))
 
-        return guarded_poll(self.identity, self.scope, now, {"polled_at": iso(now)}, body, self._ledger)
+        return guarded_poll(
+            self.identity,
+            self.scope,
+            now,
+            {"polled_at": iso(now)},
+            body,
+            self._ledger,
+            self.http.policy.poll_deadline,
+        )
 
     def _discover(self, poll: Poll) -> bool:
         """List workspaces and their items; True when every listing worked."""
@@ -127,7 +135,7 @@ class FabricConnector:
                         )
             return found
 
-        results = fan_out(items, workspaces, self.options.workers)
+        results = fan_out(items, workspaces, self.options.workers, poll.until)
         failed = {str(ws["id"]) for ws, result in results if isinstance(result, ConnectorError)}
         listed = collect(poll, results, lambda w: f"workspace {w.get('displayName')}")
         kept = [item for item in self._items if item.workspace_id in failed]

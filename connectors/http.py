@@ -54,6 +54,8 @@ class RetryPolicy:
     max_bytes: int = 64 * 1024 * 1024
     #: Most pages followed in one listing.
     max_pages: int = 1000
+    #: Seconds after the start of a poll when no further item is started (the rest wait a cycle).
+    poll_deadline: float = 900.0
 
 
 def next_delay(attempt: int, retry_after: float | None, policy: RetryPolicy, rng: random.Random) -> float:

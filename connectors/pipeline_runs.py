@@ -77,7 +77,9 @@ def poll_targets(
             records.append(run_record(source, identity, target, run, activities))
         return records
 
-    for target, records in collect(poll, fan_out(one, targets, w.workers), lambda t: f"{api} {t.name}"):
+    for target, records in collect(
+        poll, fan_out(one, targets, w.workers, poll.until), lambda t: f"{api} {t.name}"
+    ):
         poll.records.extend(records)
         poll.cursor[target.key] = iso(now)  # a failed target keeps its old watermark
 

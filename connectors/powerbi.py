@@ -104,7 +104,15 @@ class PowerBIConnector:
             if self.options.dataflows:
                 self._poll_dataflows(poll)
 
-        return guarded_poll(self.identity, self.scope, now, {"polled_at": iso(now)}, body, self._ledger)
+        return guarded_poll(
+            self.identity,
+            self.scope,
+            now,
+            {"polled_at": iso(now)},
+            body,
+            self._ledger,
+            self.http.policy.poll_deadline,
+        )
 
     def _discover(self, poll: Poll, now: datetime) -> None:
         """List again when due; a failed listing keeps the old catalog and is retried next cycle."""
@@ -204,7 +212,7 @@ class PowerBIConnector:
     ) -> list[tuple[T, list[Any]]]:
         ok: list[tuple[T, list[Any]]] = []
         refusals = self._no_history if call == "history" else self._no_transactions
-        for job, result in fan_out(fn, jobs, self.options.workers):
+        for job, result in fan_out(fn, jobs, self.options.workers, poll.until):
             label = what(job)
             if isinstance(result, AuthError):
                 poll.auth_error = poll.auth_error or result

@@ -126,7 +126,7 @@ def discover_workspaces(
         body = http.get(API, f"{root}/groups/{seg(group['id'])}/{what}", scope)
         return list(as_dict(body).get("value") or [])
 
-    results = fan_out(listing, calls, options.workers)
+    results = fan_out(listing, calls, options.workers, poll.until)
     for (group, what), result in results:
         if isinstance(result, ConnectorError) and not isinstance(result, AuthError):
             catalog.keep_from(old, str(group.get("id")), what)

@@ -72,7 +72,9 @@ class SynapseConnector:
                 self.options.windowing,
             )
 
-        poll = guarded_poll(self.identity, self.scope, now, dict(cursor), body, self._ledger)
+        poll = guarded_poll(
+            self.identity, self.scope, now, dict(cursor), body, self._ledger, self.http.policy.poll_deadline
+        )
         poll.cursor["polled_at"] = iso(now)
         return poll
 

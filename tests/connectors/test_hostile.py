@@ -65,6 +65,23 @@ class TestOneItemMisbehaves:
         self.check(sim, rule, "http_403")
 
 
+class TestPollDeadline:
+    def test_items_not_started_by_the_deadline_wait_for_the_next_cycle(self, sim: Simulator) -> None:
+        """Every job list hangs: the poll stops starting items at its deadline and returns; each
+        item is reported (timed out, or not polled), and the next cycle reads them again."""
+        sim.faults.add(FaultRule(api="fabric", kind="slow", delay_ms=2000, path_contains="/jobs/instances"))
+        http = http_for(sim, base=0.01, timeout=0.2, attempts=1, poll_deadline=0.1)
+        options = FabricOptions(workers=1)
+        connector = FabricConnector(http, endpoints(sim), identity(), options)
+        poll = connector.poll(sim.clock.now(), {})
+        kinds = {n.kind for n in poll.notices}
+        assert "deadline" in kinds and kinds <= {"deadline", "timeout"}
+        assert len(poll.errors) == 3 and items_seen(poll) == set()
+        sim.faults.clear()
+        again = connector.poll(sim.clock.now(), poll.cursor)
+        assert again.errors == [] and NOTEBOOK in items_seen(again)
+
+
 class TestListings:
     def test_looping_paging_link_keeps_what_was_read(self, sim: Simulator) -> None:
         """Every items page links back to itself: the first page is kept, the loop is reported."""
