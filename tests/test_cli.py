@@ -169,3 +169,19 @@ def test_console_script_and_module(tmp_path: Path) -> None:
     assert piped.returncode == 0 and "AADSTS7000215" in piped.stdout
     bad = subprocess.run([str(script), "nonsense"], capture_output=True, text=True)
     assert bad.returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        ("nope", "--scenario: unknown scenario 'nope': bundled ones are admin_only, demo, scale"),
+        ("{tmp}/bad.yaml", "--scenario: invalid scenario {tmp}/bad.yaml: seed: Field required;"),
+    ],
+)
+def test_simulate_with_a_bad_scenario_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scenario: str, message: str
+) -> None:
+    (tmp_path / "bad.yaml").write_text("name: x\n", encoding="utf-8")
+    code = main(["simulate", "--scenario", scenario.format(tmp=tmp_path), "--port", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message.format(tmp=tmp_path) in err

@@ -17,7 +17,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "By default its clock starts now and runs at real speed, so a daemon in 'run' or 'once' mode (which "
         "reads the real clock) sees its runs in the right time windows. Ctrl-C stops it.",
     )
-    p.add_argument("--scenario", default="demo", help="a bundled scenario (demo, scale) or a YAML file")
+    p.add_argument(
+        "--scenario", default="demo", help="a bundled scenario (demo, scale, admin_only) or a YAML file"
+    )
     p.add_argument("--port", type=int, default=8443, help="port (default 8443; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument(
@@ -42,6 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from connectors.simulator import SimulatorStartError, serve
+    from connectors.simulator.scenario import ScenarioError
 
     if args.start == "now":
         start: datetime | None = datetime.now(UTC).replace(microsecond=0)
@@ -56,6 +59,11 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--start: give a time zone, e.g. 2025-04-02T06:00:00Z")
     try:
         return serve(args.scenario, args.port, args.speed, args.host, start=start, state_dir=args.state_dir)
+    except ScenarioError as exc:  # one line, as every input error
+        first, *rest = str(exc).splitlines()
+        raise ConfigError(
+            f"--scenario: {' '.join([first, '; '.join(r.strip() for r in rest)]).strip()}"
+        ) from None
     except SimulatorStartError as exc:
         hint = (
             "--port 0 picks a free port" if exc.what == "port" else "stop it, or give it its own --state-dir"
