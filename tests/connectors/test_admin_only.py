@@ -171,7 +171,7 @@ class TestOnce:
         assert ("load/daily #1 50%?", "7000222") in items
 
     def test_two_sources_of_one_type_keep_their_own_cursor_and_heartbeat(
-        self, sim: Simulator, tmp_path: Path
+        self, sim: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
         path = write_config(sim, tmp_path, type="powerbi", mode="workspace", name="pbi-members")
         from enricher.config_load import load_config
@@ -190,6 +190,9 @@ class TestOnce:
         labels = {dict(k)["source"] for k in problems}
         assert labels == {"powerbi"} and all(dict(k)["tenant"] == "contoso" for k in problems)
         counted = sum(problems.values())
+        logged = [r for r in caplog.records if r.getMessage() == "source problem"]
+        assert counted >= 4 and len(logged) == counted  # three refused histories, one dataflow
         svc.cycle(wait=False)
         assert sum(svc.metrics.series("aadsts_enricher_source_problems_total").values()) == counted
+        assert len([r for r in caplog.records if r.getMessage() == "source problem"]) == counted
         svc.close()
