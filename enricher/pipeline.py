@@ -43,6 +43,8 @@ class PollReport:
     failures: int = 0
     errors: list[str] = field(default_factory=list)
     auth_error: str | None = None
+    #: problems first seen in this poll that are not errors (a refused optional call)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -117,6 +119,9 @@ class Pipeline:
         started = time.monotonic()
         poll = job.connector.poll(now, self.store.get_cursor(job.name))
         report.records, report.errors = len(poll.records), list(poll.errors)
+        report.notes = [
+            f"{n.item}: {n.message}" for n in poll.notices if f"{n.item}: {n.message}" not in poll.errors
+        ]
         report.auth_error = poll.auth_error.message if poll.auth_error else None
         with self.store.transaction():
             new = self.store.take_unseen(poll.records, now)

@@ -106,6 +106,8 @@ def cmd_once(args: argparse.Namespace) -> int:
         )
         for problem in poll.errors:
             print(f"    {problem}")
+        for note in poll.notes:  # not errors: data already read stands (e.g. a refused history)
+            print(f"    note: {note}")
     print(
         f"{counted(len(report.notifications), 'new notification')}; delivered {delivery.delivered}, "
         f"retrying {delivery.retried}, dead {delivery.dead}"

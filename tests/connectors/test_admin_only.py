@@ -4,6 +4,7 @@ HTTPS against the ``admin_only`` simulator scenario."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -159,10 +160,15 @@ def live() -> Iterator[Simulator]:
 
 
 class TestOnce:
-    def test_once_alerts_every_failure_and_exits_0(self, live: Simulator, tmp_path: Path) -> None:
+    def test_once_alerts_every_failure_and_exits_0(
+        self, live: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """The issue's "done when": every failure refreshables shows is an alert in the first cycle."""
         path = write_config(live, tmp_path)
         assert main(["once", "--config", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert re.search(r"^contoso/powerbi +ok ", out, re.M)
+        assert "    note: dataset Finance / Board #1/Board Pack: powerbi: HTTP 404" in out
         expected = refreshables_failing(live, http(live))
         sent = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
         items = {(i["item_name"], n["code"]) for n in sent for i in n["items"]}
