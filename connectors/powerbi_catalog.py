@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connectors.base import NameFilter, Poll, as_dict, collect, fan_out, kind_of, lower_keys
-from connectors.errors import ApiError, AuthError, ConnectorError
+from connectors.base import NameFilter, Poll, as_dict, fan_out, kind_of, lower_keys, refused
+from connectors.errors import AuthError, ConnectorError
 from connectors.http import AzureHttp
 from connectors.paths import seg
 
@@ -115,7 +115,7 @@ def discover_workspaces(
         g
         for page in http.top_skip(API, f"{root}/groups", scope, {}, 1000)
         for g in page
-        if isinstance(g, dict) and wanted(g, options.workspaces)
+        if isinstance(g, dict) and g.get("id") and wanted(g, options.workspaces)
     ]
     calls = [(g, "datasets") for g in groups]
     if options.dataflows:
@@ -126,19 +126,17 @@ def discover_workspaces(
         body = http.get(API, f"{root}/groups/{seg(group['id'])}/{what}", scope)
         return list(as_dict(body).get("value") or [])
 
-    results = fan_out(listing, calls, options.workers, poll.until)
-    for (group, what), result in results:
-        if isinstance(result, ConnectorError) and not isinstance(result, AuthError):
-            catalog.keep_from(old, str(group.get("id")), what)
-            optional = what == "dataflows" and isinstance(result, ApiError) and result.status in (403, 404)
-            poll.problem(
-                kind_of(result), f"{what} of workspace {group.get('name')}", str(result), error=not optional
+    for (group, what), result in fan_out(listing, calls, options.workers, poll.until):
+        label = f"{what} of workspace {group.get('name')}"
+        if isinstance(result, AuthError):
+            poll.auth_error = poll.auth_error or result
+        elif isinstance(result, ConnectorError):
+            catalog.keep_from(old, str(group["id"]), what)
+            optional = what == "dataflows" and refused(result)
+            poll.problem(kind_of(result), label, str(result), error=not optional)
+        else:
+            poll.worked(label)
+            catalog.add(
+                group, result if what == "datasets" else None, result if what == "dataflows" else None
             )
-    ok = collect(
-        poll,
-        [r for r in results if not isinstance(r[1], ConnectorError) or isinstance(r[1], AuthError)],
-        lambda c: f"{c[1]} of workspace {c[0].get('name')}",
-    )
-    for (group, what), values in ok:
-        catalog.add(group, values if what == "datasets" else None, values if what == "dataflows" else None)
     return catalog
