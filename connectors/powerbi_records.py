@@ -53,7 +53,7 @@ def dataset_record(
         ended_at=parse_time(refresh.get("endTime")),
         unattended=refresh_type.lower() not in _ATTENDED,
         error_text=str(error_json or ""),
-        error_code=_error_code(error_json),
+        error_code=error_code(error_json),
         extra=extra,
     )
 
@@ -83,7 +83,7 @@ def refresh_key(refresh: Mapping[str, Any]) -> str:
     return str(refresh.get("requestId") or f"{refresh.get('startTime')}|{refresh.get('refreshType')}")
 
 
-def _error_code(error_json: object) -> str:
+def error_code(error_json: object) -> str:
     """``errorCode`` of a serviceExceptionJson string; '' when it does not parse (never raises)."""
     if not isinstance(error_json, str) or not error_json:
         return ""
