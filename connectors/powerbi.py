@@ -144,6 +144,7 @@ class PowerBIConnector:
         url = f"{self.root}/admin/capacities/refreshables"
         params = {"$expand": "capacity,group"}
         again: list[tuple[Dataset, object, str]] = []
+        before_of: dict[tuple[str, str], tuple[str, str, int] | None] = {}
         pages = self.http.top_skip(API, url, self.scope, params, self.options.page_size)
         for page in bounded(pages, poll, "refreshables"):
             for item in page:
@@ -166,7 +167,17 @@ class PowerBIConnector:
                     # first seen failing or running (how many scheduled refreshes failed in a row
                     # matters), or several refreshes since the last poll: fill in from the history
                     again.append((dataset, enabled, key))
-        self._poll_histories(poll, again, True)
+                    before_of[ident] = before
+        for d, _, _ in self._poll_histories(poll, again, True):
+            # the history could not be read (not refused): forget this refresh was seen, so the
+            # next cycle asks again (the store drops the record it already has)
+            ident = (d.workspace_id, d.id)
+            previous = before_of.get(ident)
+            with self._lock:
+                if previous is None:
+                    self._last_seen.pop(ident, None)
+                else:
+                    self._last_seen[ident] = previous
 
     def _dataset_of(self, item: Mapping[str, Any]) -> Dataset | None:
         """The dataset of a refreshables row; None when its workspace is filtered out."""
@@ -182,9 +193,10 @@ class PowerBIConnector:
 
     def _poll_histories(
         self, poll: Poll, wanted: Sequence[tuple[Dataset, object, str]], optional: bool
-    ) -> None:
+    ) -> list[tuple[Dataset, object, str]]:
         """Recent refreshes of each dataset. ``optional``: the records are already read (admin mode),
-        so a 403/404 is reported once and the workspace's history is not asked for again."""
+        so a 403/404 is reported once and the workspace's history is not asked for again. Returns
+        the jobs whose history failed otherwise."""
 
         def history(job: tuple[Dataset, object, str]) -> list[Any]:
             d = job[0]
@@ -194,12 +206,14 @@ class PowerBIConnector:
             return list(as_dict(page).get("value") or [])
 
         todo = [job for job in wanted if job[0].workspace_id not in self._no_history]
-        for (d, enabled, known), refreshes in self._gather(poll, history, todo, _dname, optional, "history"):
+        ok, failed = self._gather(poll, history, todo, _dname, optional, "history")
+        for (d, enabled, known), refreshes in ok:
             poll.records.extend(
                 dataset_record(self.identity, d, r, enabled)
                 for r in refreshes
                 if isinstance(r, dict) and refresh_key(r) != known
             )
+        return failed
 
     def _gather(
         self,
@@ -209,8 +223,10 @@ class PowerBIConnector:
         what: Callable[[T], str],
         optional: bool,
         call: str,
-    ) -> list[tuple[T, list[Any]]]:
+    ) -> tuple[list[tuple[T, list[Any]]], list[T]]:
+        """(results, failed jobs); refused optional calls are neither: reported once, then skipped."""
         ok: list[tuple[T, list[Any]]] = []
+        failed: list[T] = []
         refusals = self._no_history if call == "history" else self._no_transactions
         for job, result in fan_out(fn, jobs, self.options.workers, poll.until):
             label = what(job)
@@ -223,10 +239,11 @@ class PowerBIConnector:
                     poll.problem(f"{call}_refused", label, note, error=False)
                 else:
                     poll.problem(kind_of(result), label, str(result))
+                    failed.append(job)
             else:
                 poll.worked(label)
                 ok.append((job, result))
-        return ok
+        return ok, failed
 
     # -- dataflows --------------------------------------------------------------------------------
 
@@ -236,7 +253,7 @@ class PowerBIConnector:
             return list(as_dict(self.http.get(API, url, self.scope)).get("value") or [])
 
         flows = [f for f in self._catalog.dataflows.values() if f.workspace_id not in self._no_transactions]
-        for flow, rows in self._gather(poll, transactions, flows, _fname, True, "transactions"):
+        for flow, rows in self._gather(poll, transactions, flows, _fname, True, "transactions")[0]:
             poll.records.extend(
                 dataflow_record(self.identity, flow, row) for row in rows[:10] if isinstance(row, dict)
             )

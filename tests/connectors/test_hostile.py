@@ -144,3 +144,25 @@ class TestListings:
         options = PowerBIOptions(mode="workspace", dataflows=False)
         poll = PowerBIConnector(http_for(sim), endpoints(sim), identity(), options).poll(sim.clock.now(), {})
         assert poll.errors == [] and poll.notices == [] and sim.faults.fired(rule) == 0
+
+
+class TestHistoryRetried:
+    def test_a_history_that_failed_is_asked_for_again_next_cycle(self, sim: Simulator) -> None:
+        """Admin mode: the last refresh counts at once; the history behind it (how many scheduled
+        refreshes failed in a row) is read on the next cycle when it failed on this one."""
+        rule = sim.faults.add(
+            FaultRule(api="powerbi", kind="error5xx", status=503, path_contains="/refreshes")
+        )
+        connector = PowerBIConnector(
+            http_for(sim, base=0.01, attempts=1), endpoints(sim), identity(), PowerBIOptions(mode="admin")
+        )
+        first = connector.poll(sim.clock.now(), {})
+        board = [r for r in first.records if r.item_name == "Finance Board Pack"]
+        assert len(board) == 1 and any(
+            e.startswith("dataset Finance/Finance Board Pack:") for e in first.errors
+        )
+        assert sim.faults.fired(rule) > 0
+        sim.faults.clear()
+        second = connector.poll(sim.clock.now(), first.cursor)
+        again = {r.run_id for r in second.records if r.item_name == "Finance Board Pack"}
+        assert len(again - {board[0].run_id}) >= 3 and second.errors == []
