@@ -171,8 +171,9 @@ One YAML file. `config/example.yaml` annotates every option; `config/container.y
 image's default.
 
 **Validation.** `aadsts-enricher check-config --config FILE` validates the file and summarises what
-would run; `run`, `once`, `test-sink`, `silence` and a [reload](#reload) read the file through the
-same checks, so none of them starts on a file `check-config` refuses. Checked, besides types,
+would run; `run`, `once`, `silence` and a [reload](#reload) read the file through the same checks,
+so none of them starts on a file `check-config` refuses (`test-sink` checks the file and builds only
+the sink it tests, so one broken sink does not stop a test of another). Checked, besides types,
 values and required settings: unknown keys (with a "did you mean" for a near miss), unique names
 (tenants, sinks, maintenance windows), that every sink a route or `default_sinks` names exists,
 IANA time zones, that every `re:` pattern compiles, silence `ends_at` times (ISO 8601 with a zone),

@@ -6,7 +6,7 @@ the daemon does at start without starting it: each tenant's credential is built 
 token and CA files exist; a certificate parses), each sink is built (templates load and render the
 sample notification, CA bundles exist) and the knowledge-base overrides load. ``check-config``,
 ``run``, ``once``, ``silence`` and a reload all load their config through :func:`load_checked`,
-so none of them accepts a file that another would refuse.
+so none of them accepts a file that another would refuse (``test-sink`` builds only its one sink).
 """
 
 from __future__ import annotations

@@ -166,6 +166,16 @@ def test_templates_are_rendered_with_the_sample(
     assert message in err and err.count("\n") == 1
 
 
+def test_test_sink_is_not_stopped_by_another_broken_sink(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = BASE.replace("path: out.jsonl", "path: out.jsonl, template: missing.j2")
+    assert main(["check-config", "--config", str(write(tmp_path, text))]) == 2
+    capsys.readouterr()
+    assert main(["test-sink", "screen", "--config", str(tmp_path / "config.yaml")]) == 0
+    assert "screen (console): delivered" in capsys.readouterr().out
+
+
 def test_a_good_template_and_knowledge_dir_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(tmp_path, '{"title": {{ n.title | tojson }}}\n', "ok.j2")
     (tmp_path / "kb").mkdir()
