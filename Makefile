@@ -51,7 +51,7 @@ promtool:
 		|| echo "could not install promtool: the promtool checks in tests/test_metrics.py will be skipped"; \
 	fi
 
-bench: bench-detect bench-poll bench-deliver bench-incidents
+bench: bench-detect bench-poll bench-deliver bench-incidents bench-startup
 
 bench-detect: $(STAMP)
 	$(BIN)/python bench/detect.py
@@ -64,6 +64,9 @@ bench-deliver: $(STAMP)
 
 bench-incidents: $(STAMP)
 	$(BIN)/python bench/incidents.py
+
+bench-startup: $(STAMP)
+	$(BIN)/python bench/startup.py
 
 # kill -9 a real daemon 30 times mid-delivery (about 90 s); prints lost / duplicated. Not part of `bench` or `test`.
 bench-killloop: $(STAMP)

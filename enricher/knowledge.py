@@ -8,13 +8,16 @@ Overrides extend or replace built-in entries field by field: an override file ma
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.resources
+import json
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from enricher.detect import Signatures
@@ -22,7 +25,8 @@ from enricher.errors import KnowledgeError
 from enricher.kb_schema import Entry
 from enricher.models import FixStep
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Where the parsed built-in entries are kept between runs (parsing the YAML was a fifth of start-up).
+CACHE_ENV = "AADSTS_ENRICHER_CACHE_DIR"
 
 
 class OAuthGuidance(BaseModel):
@@ -45,10 +49,14 @@ class Meta(BaseModel):
 class KnowledgeBase:
     entries: dict[str, Entry]
     meta: Meta
-    signatures: Signatures = field(repr=False)
     overridden: frozenset[str] = frozenset()
     #: Per code, the fix steps ready-made and whether each has placeholders (computed once at load).
     fix_steps: dict[str, tuple[tuple[FixStep, bool], ...]] = field(default_factory=dict, repr=False)
+
+    @functools.cached_property
+    def signatures(self) -> Signatures:
+        """The phrase matcher, built on first use (``explain`` never needs it)."""
+        return Signatures.build((e.code, phrase) for e in self.entries.values() for phrase in e.signatures)
 
     def get(self, code: str) -> Entry | None:
         return self.entries.get(code)
@@ -71,13 +79,7 @@ def builtin_root() -> Path:
 def load_knowledge(override_dirs: Sequence[Path | str] = ()) -> KnowledgeBase:
     """The built-in knowledge base with ``override_dirs`` applied in order. Raises KnowledgeError."""
     root = builtin_root()
-    raw: dict[str, dict[str, Any]] = {}
-    for path in sorted((root / "codes").glob("*.yaml")):
-        for doc in _documents(path):
-            code = str(doc.get("code", ""))
-            if code in raw:
-                raise KnowledgeError(f"{path}: code {code} is defined twice")
-            raw[code] = doc
+    raw, raw_meta = _builtin_documents(root)
     overridden: set[str] = set()
     for directory in override_dirs:
         for doc in _override_documents(Path(directory)):
@@ -86,19 +88,83 @@ def load_knowledge(override_dirs: Sequence[Path | str] = ()) -> KnowledgeBase:
             raw[code] = _merge(raw.get(code, {}), doc)
             overridden.add(code)
     entries = {code: _validate(code, doc) for code, doc in raw.items()}
-    meta = _meta(root / "meta.yaml")
-    pairs = [(e.code, phrase) for e in entries.values() for phrase in e.signatures]
+    try:
+        meta = Meta.model_validate(raw_meta)
+    except ValidationError as exc:
+        raise KnowledgeError(f"{root / 'meta.yaml'}: {exc}") from exc
     steps = {code: fix_steps(entry) for code, entry in entries.items()}
-    return KnowledgeBase(entries, meta, Signatures.build(pairs), frozenset(overridden), steps)
+    return KnowledgeBase(entries, meta, frozenset(overridden), steps)
+
+
+def _builtin_documents(root: Path) -> tuple[dict[str, dict[str, Any]], Any]:
+    """The built-in entries by code and the meta document, from the cache when it matches the
+    files, else from YAML (then cached)."""
+    paths = [*sorted((root / "codes").glob("*.yaml")), root / "meta.yaml"]
+    cached = _cache_read(paths)
+    if cached is not None:
+        return cached["codes"], cached["meta"]
+    raw: dict[str, dict[str, Any]] = {}
+    for path in paths[:-1]:
+        for doc in _documents(path):
+            code = str(doc.get("code", ""))
+            if code in raw:
+                raise KnowledgeError(f"{path}: code {code} is defined twice")
+            raw[code] = doc
+    meta = _meta_document(paths[-1])
+    _cache_write(paths, {"codes": raw, "meta": meta})
+    return raw, meta
+
+
+def _cache_file(paths: Sequence[Path]) -> Path | None:
+    """A name that changes whenever a built-in file does (path, size, modification time)."""
+    base = os.environ.get(CACHE_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "aadsts-enricher"
+    )
+    try:
+        stamp = "|".join(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths)
+    except OSError:
+        return None
+    return Path(base) / f"kb-{hashlib.sha256(stamp.encode()).hexdigest()[:24]}.json"
+
+
+def _cache_read(paths: Sequence[Path]) -> dict[str, Any] | None:
+    target = _cache_file(paths)
+    try:
+        data = json.loads(target.read_text(encoding="utf-8")) if target else None
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and {"codes", "meta"} <= data.keys() else None
+
+
+def _cache_write(paths: Sequence[Path], raw: dict[str, Any]) -> None:
+    """Best effort: a read-only home (a container) only means the next start parses the YAML again."""
+    target = _cache_file(paths)
+    if target is None:
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = target.with_suffix(f".{os.getpid()}.tmp")
+        scratch.write_text(json.dumps(raw), encoding="utf-8")  # not JSON-able: no cache
+        scratch.replace(target)
+    except (OSError, TypeError, ValueError):
+        return
 
 
 def fix_steps(entry: Entry) -> tuple[tuple[FixStep, bool], ...]:
     return tuple((FixStep(f.step, f.command), "{" in f.step or "{" in (f.command or "")) for f in entry.fixes)
 
 
+def _yaml(text: str) -> Any:
+    import yaml  # only when the cache misses or overrides are given
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def _documents(path: Path) -> Iterable[dict[str, Any]]:
+    import yaml
+
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        data = _yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise KnowledgeError(f"{path}: cannot read: {exc}") from exc
     docs = data if isinstance(data, list) else [data]
@@ -134,8 +200,10 @@ def _validate(code: str, doc: dict[str, Any]) -> Entry:
         raise KnowledgeError(f"knowledge entry {code}: {where}: {first['msg']}") from exc
 
 
-def _meta(path: Path) -> Meta:
+def _meta_document(path: Path) -> Any:
+    import yaml
+
     try:
-        return Meta.model_validate(yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader))
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        return _yaml(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
         raise KnowledgeError(f"{path}: {exc}") from exc

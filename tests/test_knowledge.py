@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import itertools
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ import yaml
 from enricher.detect import detect
 from enricher.errors import KnowledgeError
 from enricher.kb_schema import CONTEXTS, Entry
-from enricher.knowledge import KnowledgeBase, builtin_root, load_knowledge
+from enricher.knowledge import CACHE_ENV, KnowledgeBase, _cache_file, builtin_root, load_knowledge
 from enricher.render import Style, entry_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -221,3 +224,51 @@ class TestOverrides:
         (tmp_path / "bad.yaml").write_text("code: '53003'\nfixes: [unclosed\n", encoding="utf-8")
         with pytest.raises(KnowledgeError, match=r"bad\.yaml"):
             load_knowledge([tmp_path])
+
+
+class TestParsedCache:
+    """The parsed built-in entries are kept between runs; a changed file or a bad cache is never used."""
+
+    def test_cached_load_is_the_same_knowledge_base(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+        first = load_knowledge()
+        assert len(list(tmp_path.glob("kb-*.json"))) == 1
+        again = load_knowledge()
+        assert (again.entries, again.meta, again.fix_steps) == (first.entries, first.meta, first.fix_steps)
+        assert again.version == first.version and len(again) == len(first)
+
+    def test_stale_or_broken_cache_is_ignored(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+        load_knowledge()
+        (cache,) = tmp_path.glob("kb-*.json")
+        cache.write_text('{"codes": {}, "meta": {"version": "forged", "changelog": [], "oauth_errors": {}}}')
+        assert load_knowledge().version == "forged"  # the cache is what is read while it matches...
+        paths = [*sorted((builtin_root() / "codes").glob("*.yaml")), builtin_root() / "meta.yaml"]
+        assert _cache_file(paths) == cache
+        cache.write_text("{not json")
+        assert len(load_knowledge()) > 300  # ...and a broken one is parsed again from YAML
+
+    def test_unwritable_cache_directory(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        blocker = tmp_path / "file"
+        blocker.write_text("x")
+        monkeypatch.setenv(CACHE_ENV, str(blocker / "cache"))
+        assert len(load_knowledge()) > 300
+
+
+def test_cli_start_up_imports_no_daemon_machinery(tmp_path: Path) -> None:
+    """``explain`` must not pay for connectors, sinks, azure-identity, the config or (once the parsed
+    knowledge base is cached) the YAML parser."""
+    code = (
+        "import sys; from enricher.cli import main; main(['explain', '53003']); "
+        "heavy = [m for m in ('azure.identity', 'requests', 'enricher.wiring', 'enricher.config', 'yaml', "
+        "'enricher.sinks.registry', 'enricher.store') if m in sys.modules]; "
+        "print('HEAVY', heavy, file=sys.stderr)"
+    )
+    env = {**os.environ, CACHE_ENV: str(tmp_path)}
+    for _ in range(2):  # the first run fills the cache
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        )
+    assert "HEAVY []" in done.stderr, done.stderr

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from enricher import config as cfg
-from enricher.preflight import load_checked
 from enricher.wording import counted
+
+if TYPE_CHECKING:  # the config machinery loads only when the command runs (start-up time)
+    from enricher import config as cfg
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,6 +80,8 @@ def _dur(value: object) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from enricher.preflight import load_checked
+
     config = load_checked(args.config)
     print(f"{args.config}: valid")
     print("\n".join(summary(config)))

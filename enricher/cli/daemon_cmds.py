@@ -10,11 +10,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from enricher import logs
-from enricher.config_load import load_config
-from enricher.preflight import load_checked
-from enricher.wiring import secrets_of
 from enricher.wording import counted
+
+# connectors, sinks and the config machinery load inside the commands that use them, so the other
+# commands start quickly
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,7 +78,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _service(path: str):  # type: ignore[no-untyped-def]
+    from enricher import logs
     from enricher.daemon import Service
+    from enricher.preflight import load_checked
+    from enricher.wiring import secrets_of
 
     config = load_checked(path)
     logs.setup(config.log.level, config.log.format, secrets_of(config))
@@ -116,6 +118,7 @@ def cmd_once(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from enricher import logs
     from enricher.demo import run_demo
 
     logs.setup("warning", "text")
@@ -132,6 +135,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_health(args: argparse.Namespace) -> int:
     base = args.url or os.environ.get("AADSTS_ENRICHER_HEALTH_URL") or "http://127.0.0.1:9464"
     if args.config:
+        from enricher.config_load import load_config
+
         listen = load_config(args.config).health.listen
         host, _, port = listen.rpartition(":")
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '', '[::]') else host}:{port}"

@@ -6,16 +6,13 @@ import argparse
 import getpass
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from enricher.config import Match, parse_duration
-from enricher.config_load import error_line
 from enricher.errors import ConfigError
-from enricher.preflight import load_checked
-from enricher.routing import Silence
-from enricher.store import SQLiteStore
-from enricher.wiring import state_db
+
+if TYPE_CHECKING:  # loaded when a silence command runs, not at every start-up
+    from enricher.config import Match
+    from enricher.store import SQLiteStore
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,10 +46,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _store(path: str) -> SQLiteStore:
+    from enricher.preflight import load_checked
+    from enricher.store import SQLiteStore
+    from enricher.wiring import state_db
+
     return SQLiteStore(state_db(load_checked(path)))
 
 
 def parse_match(pairs: list[str]) -> Match:
+    from pydantic import ValidationError
+
+    from enricher.config import Match
+    from enricher.config_load import error_line
+
     data: dict[str, list[str]] = {}
     for pair in pairs:
         label, sep, value = pair.partition("=")
@@ -66,6 +72,9 @@ def parse_match(pairs: list[str]) -> Match:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    from enricher.config import parse_duration
+    from enricher.routing import Silence
+
     match = parse_match(args.match)
     now = datetime.now(UTC)
     try:

@@ -11,10 +11,7 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from enricher.config_load import load_config
 from enricher.errors import ConfigError
-from enricher.sinks.registry import build_sink
-from enricher.sinks.sample import make_test_notification
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,6 +30,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from enricher.config_load import load_config  # here, not at start-up: the config and every sink
+    from enricher.sinks.registry import build_sink
+    from enricher.sinks.sample import make_test_notification
+
     path = Path(args.config)
     config = load_config(path)  # not every sink: a broken one must not stop a test of another
     chosen = next((s for s in config.sinks if s.name == args.name), None)
