@@ -25,7 +25,7 @@ from enricher.store.base import (
     worth_processing,
 )
 from enricher.store.codec import incident_from, silence_from, silence_json
-from enricher.store.sqlite_dashboard import WORKSPACE_KEYS, DashboardQueries
+from enricher.store.sqlite_dashboard import LIST_INDEX, WORKSPACE_KEYS, DashboardQueries
 from enricher.store.sqlite_incidents import INCIDENT_INDEXES, IncidentTables
 from enricher.store.sqlite_outbox import OutboxTable
 
@@ -68,6 +68,8 @@ MIGRATIONS: tuple[str, ...] = (
     INCIDENT_INDEXES,
     # 5: the dashboard's workspace filter, case-insensitive
     WORKSPACE_KEYS,
+    # 6: the dashboard's lists sorted in an index
+    LIST_INDEX,
 )
 
 

@@ -22,6 +22,10 @@ WORKSPACE_KEYS = """
     UPDATE incident_items SET workspace_key = lower(workspace);
     CREATE INDEX incident_items_workspace ON incident_items(workspace_key);
     """
+#: Migration 6: a page of a list is sorted in this index alone; only the page's bodies are read.
+LIST_INDEX = """
+    CREATE INDEX incidents_list ON incidents(state, severity, last_seen, resolved_at, source, code, id);
+    """
 _RANK_SQL = (
     "CASE severity " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in RANK.items()) + f" ELSE {RANK['info']} END"
 )
@@ -52,8 +56,18 @@ class DashboardQueries:
         where, args = _where(f)
         if state:
             where, args = f"{where} AND state = ?", [*args, state]
-        rows = self._run(f"SELECT body FROM incidents WHERE {where}{_ORDER} LIMIT ?", [*args, limit])
-        return [incident_from(body) for (body,) in rows.fetchall()]
+        page = [
+            r
+            for (r,) in self._run(
+                f"SELECT rowid FROM incidents WHERE {where}{_ORDER} LIMIT ?", [*args, limit]
+            )
+        ]
+        bodies = dict(
+            self._run(
+                f"SELECT rowid, body FROM incidents WHERE rowid IN ({', '.join('?' * len(page))})", page
+            )
+        )
+        return [incident_from(bodies[r]) for r in page]
 
     def incident_rows(self, f: IncidentFilter) -> list[IncidentRow]:
         where, args = _where(f)
