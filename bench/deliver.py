@@ -4,6 +4,11 @@ Run: ``make bench-deliver`` (or ``.venv/bin/python bench/deliver.py [--count N]`
 outbox with N notifications of distinct incidents, then drains it with the real delivery worker:
 once to one webhook (Standard Webhooks signing on), once to three sinks at once (two webhooks and a
 JSONL file). The receiver is a threaded HTTP server on 127.0.0.1 that answers 200 at once.
+
+Then, with the daemon's per-sink worker threads: the rate at which two webhooks are served with
+and without a third destination that accepts every request and never answers (it must not
+change), and the crash-recovery time of a real daemon process after ``kill -9`` (from
+bench/killloop.py: process start to the first notification a receiver accepted).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -82,6 +87,82 @@ def notification(i: int) -> Notification:
     )
 
 
+class Hung(BaseHTTPRequestHandler):
+    """Accepts the request, reads it, and answers only when the benchmark is over."""
+
+    protocol_version = "HTTP/1.1"
+    release = threading.Event()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        Hung.release.wait(600)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def hung_receiver() -> tuple[ThreadingHTTPServer, str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hung)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/hook"
+
+
+def with_workers(sinks: dict[str, Any], healthy: set[str], count: int, folder: Path, name: str) -> float:
+    """Seconds until the daemon's per-sink workers have delivered every row of the ``healthy`` sinks."""
+    store = SQLiteStore(folder / f"{name}.db")
+    with store.transaction():
+        for i in range(count):
+            store.enqueue(notification(i), list(sinks), NOW)
+    policy = DeliveryConfig(interval=timedelta(milliseconds=50))
+    deliverer = Deliverer(store, sinks, policy, clock=lambda: datetime.now(UTC))
+    target = Quiet.received + count * len(healthy)  # watch the receiver, not the store's lock
+    start = time.perf_counter()
+    deliverer.start()
+    while Quiet.received < target:
+        time.sleep(0.005)
+    seconds = time.perf_counter() - start
+    deliverer.shutdown(timeout=1.0)
+    return seconds
+
+
+def isolation(url: str, count: int, folder: Path) -> None:
+    hung_server, hung_url = hung_receiver()
+
+    def hook(name: str, target: str) -> WebhookSink:
+        config = WebhookSinkConfig(name=name, type="webhook", url=target, rate_per_second=1e9, timeout="60s")
+        return WebhookSink(config)
+
+    runs: dict[str, list[float]] = {"calm": [], "hung": []}
+    for round_ in range(2):  # alternated, best of two: the first run of a process is the slowest
+        for label, times in runs.items():
+            sinks = {"a": hook("a", url), "b": hook("b", url + "2")}
+            if label == "hung":
+                sinks["hung"] = hook("hung", hung_url)
+            times.append(with_workers(sinks, {"a", "b"}, count, folder, f"{label}{round_}"))
+    calm, hung = min(runs["calm"]), min(runs["hung"])
+    Hung.release.set()
+    hung_server.shutdown()
+    for label, seconds in (("no other sink", calm), ("a third sink hangs", hung)):
+        print(
+            f"workers -> 2 webhooks, {label + ':':<19} {2 * count:>6} in {seconds:5.2f} s = {2 * count / seconds:7,.0f}/s"
+        )
+    print(f"healthy rate while one destination hangs / without it: {calm / hung:.2f}")
+
+
+def recovery(kills: int) -> None:
+    from killloop import run as kill_loop  # imports this module: imported late
+
+    outcome = kill_loop(kills, 200, seed=5, folder=Path(tempfile.mkdtemp(prefix="bench-recovery-")))
+    times = sorted(outcome.recovery)
+    if times:
+        print(
+            f"crash recovery (kill -9, restart -> first notification accepted): median "
+            f"{times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s over {len(times)} restarts, "
+            f"{outcome.total_lost} lost"
+        )
+
+
 def run(sinks: dict[str, Any], count: int, folder: Path, name: str) -> tuple[float, int]:
     store = SQLiteStore(folder / f"{name}.db")
     with store.transaction():
@@ -103,6 +184,7 @@ def run(sinks: dict[str, Any], count: int, folder: Path, name: str) -> tuple[flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--kills", type=int, default=8, help="restarts for the crash-recovery figure")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-deliver-"))
     server, url = receiver()
@@ -129,6 +211,9 @@ def main() -> None:
         f"outbox (SQLite) -> 2 webhooks + 1 JSONL file: {delivered:>6} in {seconds:5.2f} s = {delivered / seconds:7,.0f}/s"
         f" ({delivered / 3 / seconds:,.0f} notifications/s to all three)"
     )
+    isolation(url, args.count, folder)
+    if args.kills:
+        recovery(args.kills)
     server.shutdown()
 
 

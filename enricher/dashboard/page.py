@@ -7,8 +7,8 @@ value is escaped unless it is :class:`~markupsafe.Markup` (only the SVG charts f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -21,6 +21,7 @@ from enricher.dashboard.stats import Counted, Stats
 from enricher.dashboard.view import SOURCE_LABEL, IncidentView
 from enricher.kb_schema import SEVERITIES
 from enricher.notification import describe_duration
+from enricher.store.base import Backlog
 
 Option = tuple[str, str]  # (value, label)
 _LABEL: dict[str, Callable[[str], str]] = {
@@ -38,6 +39,8 @@ class Page:
     stats: Stats
     #: Filter name -> the values seen in the range, for the form's drop-downs.
     choices: dict[str, list[str]]
+    #: Sink -> its rows waiting for delivery (the freshness strip; empty when all went out).
+    outbox: Mapping[str, Backlog] = field(default_factory=dict)
 
 
 def choices_of(views: Sequence[Counted]) -> dict[str, list[str]]:

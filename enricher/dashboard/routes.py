@@ -79,7 +79,8 @@ class Dashboard:
             for state in ("open", "resolved")
         )
         shown = [_scrubbed(r) for r in self.store.incident_rows(IncidentFilter(now - filters.span))]
-        page = Page(now, filters, opened, resolved, self._stats(chosen, filters, now), choices_of(shown))
+        stats = self._stats(chosen, filters, now)
+        page = Page(now, filters, opened, resolved, stats, choices_of(shown), self.store.backlog())
         return 200, HTML, render_page(page).encode()
 
     def api_incidents(self, query: Query) -> Response:

@@ -70,6 +70,10 @@ MIGRATIONS: tuple[str, ...] = (
     WORKSPACE_KEYS,
     # 6: the dashboard's lists sorted in an index
     LIST_INDEX,
+    # 7: each sink's worker reads only its own pending rows, in order
+    """
+    CREATE INDEX outbox_sink_pending ON outbox(sink, id) WHERE state = 'pending';
+    """,
 )
 
 

@@ -19,7 +19,7 @@ from enricher.notification import Notification
 from enricher.store.base import Backlog, OutboxRow, OutboxState, iter_due
 
 _DUE = (
-    "SELECT * FROM outbox o WHERE state = 'pending' AND next_at <= ?{sink} AND NOT EXISTS (SELECT 1 "
+    "SELECT * FROM outbox o{index} WHERE state = 'pending' AND next_at <= ?{sink} AND NOT EXISTS (SELECT 1 "
     "FROM outbox p WHERE p.state = 'pending' AND p.sink = o.sink AND p.incident_id = o.incident_id "
     "AND p.id < o.id) ORDER BY id LIMIT ?"
 )
@@ -50,9 +50,11 @@ class OutboxTable:
 
     def due(self, now: datetime, limit: int = 200, *, sink: str | None = None) -> list[OutboxRow]:
         if sink is None:
-            rows = self._run(_DUE.format(sink=""), (now.isoformat(), limit)).fetchall()
+            rows = self._run(_DUE.format(index="", sink=""), (now.isoformat(), limit)).fetchall()
         else:
-            rows = self._run(_DUE.format(sink=" AND sink = ?"), (now.isoformat(), sink, limit)).fetchall()
+            # a sink's worker walks its own pending rows in order (migration 7), never the others'
+            query = _DUE.format(index=" INDEXED BY outbox_sink_pending", sink=" AND sink = ?")
+            rows = self._run(query, (now.isoformat(), sink, limit)).fetchall()
         return list(iter_due([_row(r) for r in rows]))
 
     def mark_sending(self, row_id: int, now: datetime) -> None:
