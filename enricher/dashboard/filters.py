@@ -11,7 +11,7 @@ open or when its last failure falls within it. Bad values are a :class:`FilterEr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -117,13 +117,3 @@ def _split_range(value: str) -> tuple[int, str]:
     if not match:
         raise FilterError(f"range: {value!r} is not like 24h, 7d or 30d")
     return int(match.group(1)), match.group(2)
-
-
-def one_of(value: str, wanted: Iterable[str], *, fold: bool = False) -> bool:
-    """True when no value is wanted, or ``value`` is one of them (case-insensitive with ``fold``)."""
-    wanted = tuple(wanted)
-    if not wanted:
-        return True
-    if fold:
-        return value.casefold() in {w.casefold() for w in wanted}
-    return value in wanted

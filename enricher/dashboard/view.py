@@ -11,13 +11,12 @@ URLs) is replaced by ``***``, the same scrubbing the logs get.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from enricher.dashboard.filters import Filters, one_of
 from enricher.incidents import Incident
 from enricher.kb_schema import SEVERITIES
 from enricher.logs import Redactor
@@ -161,34 +160,6 @@ def safe_url(url: str) -> str:
     except ValueError:
         return ""
     return url if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
-
-
-def matches(view: IncidentView, filters: Filters) -> bool:
-    return (
-        one_of(view.source, filters.sources)
-        and one_of(view.severity, filters.severities)
-        and one_of(view.code, filters.codes)
-        and (not filters.workspaces or any(one_of(w, filters.workspaces, fold=True) for w in view.workspaces))
-    )
-
-
-def in_range(view: IncidentView, now: datetime, filters: Filters) -> bool:
-    return view.state == "open" or view.last_seen >= now - filters.span
-
-
-def ordered(views: Iterable[IncidentView]) -> tuple[list[IncidentView], list[IncidentView]]:
-    """(open, resolved): open ones worst first then latest first, resolved ones latest first."""
-    views = list(views)
-    opened = sorted(
-        (v for v in views if v.state == "open"),
-        key=lambda v: (_RANK.get(v.severity, 9), -v.last_seen.timestamp()),
-    )
-    resolved = sorted(
-        (v for v in views if v.state != "open"),
-        key=lambda v: (v.resolved_at or v.last_seen).timestamp(),
-        reverse=True,
-    )
-    return opened, resolved
 
 
 def incident_json(view: IncidentView) -> dict[str, Any]:
