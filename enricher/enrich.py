@@ -98,7 +98,15 @@ def adjusted_severity(entry: Entry, run: RunRecord) -> str:
         run.unattended and (entry.needs_user or entry.category in _ELEVATED_CATEGORIES)
     )
     if elevate and _RANK[severity] > _RANK["high"]:
-        return "high"
+        severity = "high"
+    # a scheduled refresh failed and the schedule is now off: Power BI gave up on the dataset, and
+    # nothing refreshes it until someone fixes the sign-in and turns the schedule back on
+    if (
+        run.source is Source.POWERBI
+        and run.extra.get("schedule_enabled") == "false"
+        and run.extra.get("refresh_type", "").lower() == "scheduled"
+    ):
+        return "critical"
     return severity
 
 

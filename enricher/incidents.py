@@ -65,6 +65,14 @@ class Incident:
     seq: int = 0
     changes: tuple[datetime, ...] = ()
     flapping: bool = False
+    #: the cause the knowledge base groups this code by (``grouping.RootCause.as_dict``), if known
+    root_cause: dict[str, str] | None = None
+    #: a child: the id of the parent incident that speaks for it (its own notifications are inhibited)
+    parent: str | None = None
+    #: a parent: how many items it adopted; ``item_keys`` are the children still failing
+    children: int = 0
+    #: a parent: (item name, when) of children that recovered, latest last
+    recovered: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,6 +169,7 @@ def on_failure(
     *,
     streak: int | None = None,
     schedule_enabled: bool = True,
+    root_cause: dict[str, str] | None = None,
 ) -> Incident:
     """Record a failed run with a code: open, count up, or reopen (maybe flapping)."""
     run = alert.run
@@ -196,6 +205,7 @@ def on_failure(
             content=content,
             labels=labels_of(alert),
             changes=(now,),
+            root_cause=root_cause,
         )
         _queue(book, inc, "firing", now)
     elif old.state == "open":
@@ -229,15 +239,40 @@ def on_success(
     book: Book, item_key: str, succeeded_at: datetime, now: datetime, policy: Policy
 ) -> list[Incident]:
     """A run of ``item_key`` succeeded: resolve the open incidents whose failures it follows."""
-    resolved = []
-    for fp in list(book.open_items.get(item_key, ())):
-        inc = book.incidents[fp]
-        if succeeded_at < inc.last_failure_at:
+    resolved: list[Incident] = []
+    listing = [book.incidents[fp] for fp in book.open_items.get(item_key, ())]
+    for inc in listing:
+        if inc.children or succeeded_at < inc.last_failure_at:
             continue
         new = _transition(book, dataclasses.replace(inc, resolved_at=succeeded_at), "resolved", now, policy)
         book.put(new)
         resolved.append(new)
+    freed = {inc.parent for inc in resolved}
+    for parent in listing:
+        if parent.children and parent.id in freed:
+            resolved.extend(_release(book, parent, item_key, succeeded_at, now, policy))
     return resolved
+
+
+def _release(
+    book: Book, parent: Incident, item_key: str, succeeded_at: datetime, now: datetime, policy: Policy
+) -> list[Incident]:
+    """A child of ``parent`` recovered: drop it from the failing list; the last one resolves it."""
+    at = parent.item_keys.index(item_key)
+    name = parent.items[at].item_name if at < len(parent.items) else item_key
+    new = dataclasses.replace(
+        parent,
+        items=parent.items[:at] + parent.items[at + 1 :],
+        item_keys=parent.item_keys[:at] + parent.item_keys[at + 1 :],
+        recovered=(*parent.recovered, (name, succeeded_at.isoformat()))[-50:],
+    )
+    if new.item_keys:
+        book.put(new)
+        return []
+    new = dataclasses.replace(new, items=parent.items[at : at + 1])  # a resolved message names one
+    new = _transition(book, dataclasses.replace(new, resolved_at=succeeded_at), "resolved", now, policy)
+    book.put(new)
+    return [new]
 
 
 def _transition(book: Book, inc: Incident, state: State, now: datetime, policy: Policy) -> Incident:
@@ -307,15 +342,17 @@ def _notify(book: Book, pending: list[Pending], now: datetime) -> Notification:
     kind = pending[0].kind
     incidents = [book.incidents[p.fingerprint] for p in pending]
     first = incidents[0]
-    items = tuple(item for inc in incidents for item in inc.items)
+    items = tuple(item for inc in incidents for item in (inc.items[:20] if inc.children else inc.items))
     ident = hashlib.sha256("|".join(f"{i.id}:{i.seq + 1}" for i in incidents).encode()).hexdigest()[:16]
     for inc in incidents:
-        told: Literal["firing", "resolved", "flapping"] = (
+        told: Literal["firing", "resolved", "flapping"] = (  # an update is told as firing
             "flapping" if kind == "flapping" else "resolved" if inc.state == "resolved" else "firing"
         )
         book.put(dataclasses.replace(inc, seq=inc.seq + 1, notified=told, last_notified_at=now))
     content = dict(first.content)
-    if len(items) > 1:
+    if first.children:
+        content.update(family_of(first))
+    elif len(items) > 1:
         content["title"] = f"AADSTS{first.code}: {content['short']} - {counted(len(items), 'item')}"
     resolved_at = first.resolved_at if kind == "resolved" else None
     return Notification.from_dict(
@@ -335,7 +372,30 @@ def _notify(book: Book, pending: list[Pending], now: datetime) -> Notification:
 
 
 def _queue(book: Book, inc: Incident, kind: Kind, now: datetime) -> None:
-    book.queue(Pending(inc.fingerprint, kind, f"{inc.tenant}|{inc.code}|{kind}", now))
+    """Batches never mix causes: a parent goes alone, a lone item only with items of its cause."""
+    cause = inc.fingerprint if inc.children else (inc.root_cause or {}).get("value", "")
+    batch = f"{inc.tenant}|{inc.code}|{kind}" + (f"|{cause}" if cause else "")
+    book.queue(Pending(inc.fingerprint, kind, batch, now))
+
+
+queue_notification = _queue
+
+
+def family_of(parent: Incident) -> dict[str, Any]:
+    """What a parent's notification says beyond its first child's explanation."""
+    still = len(parent.item_keys)
+    per_container: dict[str, int] = {}
+    for item in parent.items:
+        per_container[item.container_name] = per_container.get(item.container_name, 0) + 1
+    return {
+        "title": f"{parent.content.get('title', parent.code)}: {counted(parent.children, 'item')}",
+        "children": parent.children,
+        "children_sample": [dataclasses.asdict(i) for i in parent.items[:20]],
+        "children_failing": still,
+        "children_by_container": per_container,
+        "recovered": [{"item": name, "at": at} for name, at in parent.recovered[-20:]],
+        "root_cause": parent.root_cause,
+    }
 
 
 def _add_item(inc: Incident, item: ItemRef, key: str) -> tuple[tuple[ItemRef, ...], tuple[str, ...]]:

@@ -67,6 +67,9 @@ PLACEHOLDERS = frozenset(
 )
 CODE_RX = re.compile(r"^\d{5,7}$")
 
+RootKey = Literal["client_id", "gateway", "datasource", "linked_service", "tenant", "policy"]
+ROOT_KEYS: tuple[RootKey, ...] = ("client_id", "gateway", "datasource", "linked_service", "tenant", "policy")
+
 
 class Fix(BaseModel):
     """One ordered remediation step, optionally with a command template."""
@@ -99,6 +102,9 @@ class Entry(BaseModel):
     docs: tuple[str, ...] = Field(min_length=1)
     signatures: tuple[str, ...] = ()
     seen_in: tuple[str, ...] = ()
+    #: Root-cause keys to group failures of this code by, most specific first: the first one a
+    #: failure has a value for names its cause (enricher/grouping.py). Empty: each item stands alone.
+    group_by: tuple[RootKey, ...] = ()
 
     @field_validator("code", mode="before")
     @classmethod
@@ -163,6 +169,8 @@ class Entry(BaseModel):
                     raise ValueError(
                         f"unknown placeholder {{{name}}} (known: {', '.join(sorted(PLACEHOLDERS))})"
                     )
+        if len(set(self.group_by)) != len(self.group_by):
+            raise ValueError(f"group_by lists a key twice: {list(self.group_by)}")
         if self.source == "observed" and not self.seen_in:
             raise ValueError("an observed-only entry must say where it was seen (seen_in)")
         return self

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from enricher.models import Alert, FixStep, Link
 
-Kind = Literal["firing", "reminder", "resolved", "flapping", "test"]
+Kind = Literal["firing", "reminder", "resolved", "flapping", "test", "update"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,16 @@ class ItemRef:
     container_id: str = ""
     run_id: str = ""
     url: str = ""
+
+
+_FAMILY = (
+    "children",
+    "children_sample",
+    "children_failing",
+    "children_by_container",
+    "recovered",
+    "root_cause",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +78,14 @@ class Notification:
     excerpt: str = ""
     #: routing labels: severity, category, code, source, tenant, workspace, item
     labels: dict[str, str] = field(default_factory=dict)
+    #: a parent incident's message (one root cause, many items): how many items it adopted, up to
+    #: 20 of them, how many still fail, per workspace/factory, which recovered when, and the cause
+    children: int | None = None
+    children_sample: tuple[ItemRef, ...] = ()
+    children_failing: int | None = None
+    children_by_container: dict[str, int] = field(default_factory=dict)
+    recovered: tuple[dict[str, str], ...] = ()
+    root_cause: dict[str, str] | None = None
 
     @property
     def status(self) -> Literal["firing", "resolved"]:
@@ -83,6 +101,9 @@ class Notification:
             data[key] = getattr(self, key).isoformat()
         data["duration"] = self.duration.total_seconds() if self.duration is not None else None
         data["status"] = self.status
+        if self.children is None:  # only a parent's message carries its family
+            for key in _FAMILY:
+                data.pop(key)
         return data
 
     @classmethod
@@ -96,6 +117,8 @@ class Notification:
         data["fixes"] = tuple(FixStep(**f) for f in data.get("fixes") or ())
         data["links"] = tuple(Link(**link) for link in data.get("links") or ())
         data["items"] = tuple(ItemRef(**i) for i in data.get("items") or ())
+        data["children_sample"] = tuple(ItemRef(**i) for i in data.get("children_sample") or ())
+        data["recovered"] = tuple(data.get("recovered") or ())
         return cls(**data)
 
 

@@ -20,6 +20,7 @@ from connectors.records import RunRecord, RunStatus, Source
 from enricher import config as cfg
 from enricher.detect import detect
 from enricher.enrich import PUBLIC_PORTALS, Portals, enrich
+from enricher.grouping import RootCause, group, parent_fingerprint, root_cause_of
 from enricher.incidents import fingerprint_of, flush, on_failure, on_success, tick
 from enricher.kb_schema import SEVERITIES
 from enricher.knowledge import KnowledgeBase
@@ -30,6 +31,7 @@ from enricher.routing import Silence, muted, route
 from enricher.store import Store
 from enricher.store.books import flush_book, poll_book
 from enricher.wiring import SourceJob, policy_of
+from enricher.wording import counted
 
 log = logging.getLogger("aadsts_enricher.pipeline")
 _RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
@@ -154,15 +156,30 @@ class Pipeline:
         runs = [
             self._read(rec, now) for rec in sorted(records, key=lambda r: r.ended_at or r.started_at or now)
         ]
+        causes = {id(r): self._cause(r.alert) for r in runs if r.alert}
         fingerprints = {fingerprint_of(r.alert, self.policy.group_by) for r in runs if r.alert}
+        fingerprints |= {
+            parent_fingerprint(r.rec.tenant, r.alert.code, cause)
+            for r in runs
+            if r.alert and (cause := causes[id(r)]) is not None
+        }
         items = {r.rec.item_key for r in runs if r.rec.status is RunStatus.SUCCEEDED}
         book = poll_book(self.store, fingerprints, items, now)
+        failed: dict[str, None] = {}
         for run in runs:
             rec = run.rec
             if run.alert is not None:
+                cause = causes[id(run)]
                 inc = on_failure(
-                    book, run.alert, now, self.policy, streak=run.streak, schedule_enabled=run.schedule_on
+                    book,
+                    run.alert,
+                    now,
+                    self.policy,
+                    streak=run.streak,
+                    schedule_enabled=run.schedule_on,
+                    root_cause=cause.as_dict() if cause else None,
                 )
+                failed[inc.fingerprint] = None
                 self.store.add_event(inc.id, now, "failure", f"run {rec.run_id}: AADSTS{run.alert.code}")
             elif rec.status is RunStatus.SUCCEEDED and rec.item_key in book.open_items:
                 for inc in on_success(book, rec.item_key, rec.ended_at or now, now, self.policy):
@@ -171,9 +188,15 @@ class Pipeline:
                         "aadsts_enricher_incident_resolve_seconds",
                         ((inc.resolved_at or now) - inc.first_seen).total_seconds(),
                     )
+        for parent in group(book, [book.incidents[fp] for fp in failed], now):
+            self.store.add_event(parent.id, now, "children", counted(parent.children, "item"))
         opened = book.open_change()
         self.store.save_book(book, now)
         return sum(r.failure for r in runs), opened
+
+    def _cause(self, alert: Alert) -> RootCause | None:
+        entry = self.kb.get(alert.code) if alert.known else None
+        return root_cause_of(alert, entry.group_by) if entry else None
 
     def _read(self, rec: RunRecord, now: datetime) -> _Run:
         """Count the run and, for a failure, explain it; ``alert`` only when it makes an incident."""

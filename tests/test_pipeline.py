@@ -42,11 +42,16 @@ def test_first_cycle_explains_every_demo_failure_once(sim: Simulator, tmp_path: 
     assert all(n.kind == "firing" for n in sink.sent)
     assert len({(n.incident_id) for n in sink.sent}) == len(sink.sent)  # nothing twice
     by_code = {n.code: n for n in sink.sent}
-    assert by_code["53003"].severity == "high" and by_code["7000222"].severity == "critical"
+    # Power BI has already disabled the Finance Board Pack schedule (schedule_failures_left 0): critical
+    assert by_code["53003"].schedule_failures_left == 0
+    assert by_code["53003"].severity == "critical" and by_code["7000222"].severity == "critical"
     assert by_code["7000222"].item.container_name == "adf-sales-prod"
     assert by_code["7000222"].excerpt.startswith("AADSTS7000222")
     assert len(by_code["7000222"].correlation_id or "") == 36
-    assert by_code["53003"].labels["workspace"] == "Finance" and by_code["53003"].labels["severity"] == "high"
+    assert (
+        by_code["53003"].labels["workspace"] == "Finance"
+        and by_code["53003"].labels["severity"] == "critical"
+    )
     assert by_code["53003"].consecutive_failures and by_code["53003"].schedule_failures_left is not None
     again, _ = svc.cycle()
     assert again.ok and len(sink.sent) == len(by_code)  # the same failures again: no new message

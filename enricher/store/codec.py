@@ -48,6 +48,7 @@ def incident_from(text: str) -> Incident:
     data["changes"] = tuple(datetime.fromisoformat(c) for c in data.get("changes") or ())
     data["items"] = tuple(ItemRef(**i) for i in data.get("items") or ())
     data["item_keys"] = tuple(data.get("item_keys") or ())
+    data["recovered"] = tuple(tuple(r) for r in data.get("recovered") or ())
     return Incident(**data)
 
 

@@ -60,7 +60,7 @@ class TestIncidents:
             ("source=adf", lambda i: i["source"] == "adf"),
             ("source=powerbi,fabric", lambda i: i["source"] in ("powerbi", "fabric")),
             ("severity=critical", lambda i: i["severity"] == "critical"),
-            ("severity=HIGH", lambda i: i["severity"] == "high"),
+            ("severity=CRITICAL", lambda i: i["severity"] == "critical"),
             ("code=AADSTS53003", lambda i: i["code"] == "53003"),
             ("code=53003&code=50076", lambda i: i["code"] in ("53003", "50076")),
             ("workspace=finance", lambda i: i["items"][0]["container_name"] == "Finance"),
