@@ -21,7 +21,8 @@ def dataset_record(
     """One refresh of a dataset (from refreshables' lastRefresh or the history) as a run record."""
     error_json = refresh.get("serviceExceptionJson")
     if not error_json:
-        attempts = refresh.get("refreshAttempts") or []
+        attempts = refresh.get("refreshAttempts")
+        attempts = attempts if isinstance(attempts, list) else []  # any JSON shape: never raise
         error_json = next(
             (
                 a.get("serviceExceptionJson")
