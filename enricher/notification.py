@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from enricher.models import Alert, FixStep, Link
 
-Kind = Literal["firing", "reminder", "resolved", "flapping", "test", "update"]
+Kind = Literal["firing", "reminder", "resolved", "flapping", "test", "update", "credential_expiry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,16 @@ _FAMILY = (
     "recovered",
     "root_cause",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRef:
+    """The client secret or certificate a ``credential_expiry`` notification is about."""
+
+    key_id: str
+    display_name: str
+    type: Literal["secret", "certificate"]
+    expires_at: str  # ISO 8601, UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +96,11 @@ class Notification:
     children_by_container: dict[str, int] = field(default_factory=dict)
     recovered: tuple[dict[str, str], ...] = ()
     root_cause: dict[str, str] | None = None
+    #: credential_expiry (and its resolved notice): the app, its credential, whole days left
+    app_id: str | None = None
+    app_name: str | None = None
+    credential: CredentialRef | None = None
+    days_left: int | None = None
 
     @property
     def status(self) -> Literal["firing", "resolved"]:
@@ -104,6 +119,9 @@ class Notification:
         if self.children is None:  # only a parent's message carries its family
             for key in _FAMILY:
                 data.pop(key)
+        if self.credential is None:  # only credential_expiry notifications carry these
+            for key in ("app_id", "app_name", "credential", "days_left"):
+                data.pop(key)
         return data
 
     @classmethod
@@ -117,6 +135,8 @@ class Notification:
         data["fixes"] = tuple(FixStep(**f) for f in data.get("fixes") or ())
         data["links"] = tuple(Link(**link) for link in data.get("links") or ())
         data["items"] = tuple(ItemRef(**i) for i in data.get("items") or ())
+        if data.get("credential"):
+            data["credential"] = CredentialRef(**data["credential"])
         data["children_sample"] = tuple(ItemRef(**i) for i in data.get("children_sample") or ())
         data["recovered"] = tuple(data.get("recovered") or ())
         return cls(**data)

@@ -25,6 +25,7 @@ CORE = {
     "enricher.wording",
     "enricher.render",
     "enricher.incidents",
+    "enricher.forecast",
     "enricher.routing",
     "enricher.retry",
     "connectors.records",

@@ -95,18 +95,39 @@ class GraphApi:
         return wanted or {"interactiveUser"}
 
     def applications(self, request: Request) -> Response:
+        """Applications matching ``$filter``, ``$top`` per page (default 100, at most 999) with an
+        ``@odata.nextLink``; 403 ``Authorization_RequestDenied`` for a caller without
+        ``Application.Read.All`` (``application_read: false``)."""
         principal: Principal = request.principal
-        node = odata.parse(request.q("$filter"))
-        records = [_application(app, self.state) for app in principal.tenant.apps.values()]
-        value = [r for r in records if odata.matches(node, odata.getter(r))]
+        if not principal.app.application_read:
+            return errors.error(
+                "graph",
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+                rid=self.state.request_id(),
+                now=request.now,
+            )
         version = self._version(request)
-        return json_response(
-            200,
-            {
-                "@odata.context": f"https://graph.microsoft.com/{version}/$metadata#applications",
-                "value": value,
-            },
-        )
+        text = request.q("$filter")
+        node = odata.parse(text)
+        size = integer(request.q("$top"), "$top", default=100, low=1, high=999)
+        scope = f"apps|{version}|{stable_int(text or '')}"
+        token = request.q("$skiptoken")
+        offset, _ = paging.decode(token, scope) if token else (0, request.now)
+        records = [_application(app, self.state) for app in principal.tenant.apps.values()]
+        chosen = [r for r in records if odata.matches(node, odata.getter(r))]
+        body: dict[str, object] = {
+            "@odata.context": f"https://graph.microsoft.com/{version}/$metadata#applications"
+        }
+        if offset + size < len(chosen):
+            params = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+            params["$skiptoken"] = paging.encode(offset + size, request.now, scope)
+            body["@odata.nextLink"] = (
+                f"{self.state.base_url}{request.path}?{urlencode(params, quote_via=quote)}"
+            )
+        body["value"] = chosen[offset : offset + size]
+        return json_response(200, body)
 
 
 def _bounds(node: odata.Node | None, snapshot: datetime) -> tuple[datetime, datetime]:

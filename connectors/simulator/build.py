@@ -212,6 +212,7 @@ class _Builder:
             federated=tuple(Federated(f.issuer, f.subject, f.name) for f in spec.federated),
             admin_api=spec.admin_api,
             ca_policy_read=spec.ca_policy_read,
+            application_read=spec.application_read,
             disabled=spec.disabled,
             managed_identity=spec.managed_identity,
             fail=fail,

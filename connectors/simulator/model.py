@@ -86,6 +86,7 @@ class App:
     federated: tuple[Federated, ...] = ()
     admin_api: bool = False
     ca_policy_read: bool = False
+    application_read: bool = True
     disabled: bool = False
     managed_identity: bool = False
     fail: AppFail | None = None

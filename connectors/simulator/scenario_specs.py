@@ -141,6 +141,8 @@ class AppSpec(Strict):
     federated: list[FederatedSpec] = []
     admin_api: bool = False
     ca_policy_read: bool = False
+    #: holds Graph ``Application.Read.All`` (reads other apps' credential end dates)
+    application_read: bool = True
     disabled: bool = False
     managed_identity: bool = False
     fail: AppFailSpec | None = None

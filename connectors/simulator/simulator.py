@@ -16,12 +16,15 @@ simulator does not start again.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import shutil
 import ssl
 import tempfile
 import threading
+import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -36,6 +39,7 @@ from connectors.simulator.clock import SimClock
 from connectors.simulator.dispatch import Dispatcher
 from connectors.simulator.faults import FaultRule, Faults
 from connectors.simulator.http import Router, SimHTTPServer
+from connectors.simulator.model import Secret
 from connectors.simulator.scenario import Scenario, load_scenario
 from connectors.simulator.state import State
 from connectors.simulator.stats import Stats
@@ -197,6 +201,18 @@ class Simulator:
         return write_private(
             self.state_dir / f"client-{app.client_id}-{certificate.thumbprint_hex[:8]}.pem", pem
         )
+
+    def add_secret(self, client_id: str, display_name: str, value: str, ends: datetime) -> str:
+        """Add a client secret to an app (a rotation, as the portal's "New client secret" does);
+        its key id."""
+        found = self._state.world.app(client_id)
+        if found is None:
+            raise KeyError(f"no app with client id {client_id} in scenario {self.scenario.name!r}")
+        tenant, app = found
+        key_id = str(uuid.uuid4())
+        secret = Secret(value, key_id, display_name, self.clock.now(), ends)
+        tenant.apps[app.client_id.lower()] = dataclasses.replace(app, secrets=(*app.secrets, secret))
+        return key_id
 
     def revoke_tokens(self, client_id: str | None = None) -> None:
         """Make every access token issued so far (to one app, or to all) count as expired."""

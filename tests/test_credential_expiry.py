@@ -1,0 +1,154 @@
+"""Credential expiry forecast: warnings per window, rotation resolves, missing permission, many apps.
+
+The pure forecast is tested with literal cases; Graph and the whole daemon cycle over HTTPS against
+the simulator (the demo tenant, and a generated tenant of many apps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors.graph import GraphClient, MissingPermissionError
+from connectors.simulator import Simulator
+from connectors.simulator.faults import FaultRule
+from connectors.simulator.scenario import Scenario
+from enricher.forecast import AppView, forecast, severity_for, window_of
+from tests.connectors.conftest import endpoints, http_for, spec
+
+NOW = datetime(2025, 4, 2, 6, 0, tzinfo=UTC)
+NOTEBOOK_APP = "8e3f5a7c-9b1d-4e2f-a6c8-4d0b2f6e8a17"
+
+
+@dataclass(frozen=True)
+class Cred:
+    key_id: str
+    expires_at: datetime
+    starts_at: datetime | None = None
+    display_name: str = "s"
+    type: str = "secret"
+
+
+def app(*creds: Cred) -> AppView:
+    return AppView("app-1", "etl", creds)  # type: ignore[arg-type]
+
+
+class TestWindows:
+    @pytest.mark.parametrize(
+        ("left", "window"),
+        [
+            (timedelta(days=40), None),
+            (timedelta(days=30), 30),
+            (timedelta(days=20), 30),
+            (timedelta(days=13, hours=23), 14),
+            (timedelta(days=5), 7),
+            (timedelta(hours=3), 1),
+        ],
+    )
+    def test_the_smallest_window_reached(self, left: timedelta, window: int | None) -> None:
+        """A credential is in the smallest window its remaining time fits."""
+        assert window_of(left, (30, 14, 7, 1)) == window
+
+    @pytest.mark.parametrize(
+        ("window", "severity"), [(30, "low"), (14, "medium"), (7, "high"), (1, "critical")]
+    )
+    def test_severity_rises_as_the_date_nears(self, window: int, severity: str) -> None:
+        """Each window is louder than the one before."""
+        assert severity_for(window) == severity
+
+
+class TestForecast:
+    def test_each_window_warns_once(self) -> None:
+        """Daily checks over 40 days warn at 30, 14, 7 and 1 day left, once each."""
+        cred = Cred("k1", NOW + timedelta(days=40))
+        said: dict[str, int] = {}
+        seen = []
+        for day in range(41):
+            out, said = forecast("t", [app(cred)], {}, said, NOW + timedelta(days=day))
+            seen += [(day, n.days_left, n.severity) for n in out]
+        assert seen == [(10, 30, "low"), (26, 14, "medium"), (33, 7, "high"), (39, 1, "critical")]
+
+    def test_a_newer_credential_resolves_and_says_which(self) -> None:
+        """Once the app holds a later-expiring credential the warning resolves, naming the new one."""
+        old = Cred("old", NOW + timedelta(days=5), NOW - timedelta(days=300))
+        out, said = forecast("t", [app(old)], {}, {}, NOW)
+        assert [n.kind for n in out] == ["credential_expiry"] and said == {"old": 7}
+        new = Cred("new", NOW + timedelta(days=365), NOW, display_name="rotated")
+        out, said = forecast("t", [app(old, new)], {}, said, NOW + timedelta(hours=1))
+        assert [(n.kind, n.incident_id.endswith(":old")) for n in out] == [("resolved", True)]
+        assert "'rotated' (key id new)" in out[0].summary and said == {"old": 0}
+        assert forecast("t", [app(old, new)], {}, said, NOW + timedelta(days=1))[0] == []
+
+    def test_an_already_rotated_credential_is_never_warned_about(self) -> None:
+        """The overlap period of a finished rotation is not a problem."""
+        old = Cred("old", NOW + timedelta(days=2), NOW - timedelta(days=300))
+        new = Cred("new", NOW + timedelta(days=300), NOW - timedelta(days=1))
+        assert forecast("t", [app(old, new)], {}, {}, NOW) == ([], {})
+
+    def test_an_expired_credential_is_left_to_the_failures(self) -> None:
+        """After the end date the forecast is silent: the sign-in failures are incidents already."""
+        assert forecast("t", [app(Cred("gone", NOW - timedelta(days=1)))], {}, {}, NOW)[0] == []
+
+    def test_steps_add_before_removing(self) -> None:
+        """Rotation without downtime: add the new credential first, remove the old one last."""
+        n = forecast("t", [app(Cred("k", NOW + timedelta(days=3)))], {}, {}, NOW)[0][0]
+        steps = [f.step for f in n.fixes]
+        assert steps[0].startswith("Add a new client secret") and steps[-1].startswith("Only then remove")
+        assert n.fixes[0].command and "--append" in n.fixes[0].command
+
+
+# -- over HTTPS ------------------------------------------------------------------------------------
+
+
+def many_apps(count: int, *, refused: bool = False) -> Scenario:
+    apps = [
+        {
+            "name": f"app-{i:03d}",
+            "client_id": f"00000000-0000-4000-8000-{i:012d}",
+            "admin_api": i == 0,
+            "application_read": not (refused and i == 0),
+            "secrets": [{"value": f"secret-{i}", "end": f"+{1 + i % 40}d"}],
+        }
+        for i in range(count)
+    ]
+    return Scenario.model_validate(
+        {
+            "name": "many-apps",
+            "seed": 7,
+            "clock": {"start": "2025-04-02T06:00:00Z", "speed": 0},
+            "tenants": [
+                {"id": "11111111-2222-4333-8444-555555555555", "domain": "many.example", "apps": apps}
+            ],
+        }
+    )
+
+
+def test_many_apps_come_from_one_paged_listing() -> None:
+    """150 apps are read in pages of 40 (4 requests, one of them throttled), not 150 look-ups."""
+    with Simulator(scenario=many_apps(150), port=0, speed=0) as s:
+        s.faults.add(FaultRule("graph", "throttle", count=1, retry_after=0.05, path_contains="applications"))
+        tenant = s.scenario.tenants[0]
+        credential = spec(s, tenant.apps[0].client_id, "secret-0", tenant=tenant.id)
+        graph = GraphClient(http_for(s, credential), endpoints(s))
+        wanted = [a.client_id for a in tenant.apps]
+        before = s.stats.api("graph")
+        found = graph.credentials_of(wanted, top=40)
+        assert s.stats.api("graph") - before == 5  # 4 pages and the one throttled attempt
+        assert sorted(a.app_id for a in found) == sorted(wanted)
+        warned = forecast(
+            "many", [AppView(a.app_id, a.app_name, a.credentials) for a in found], {}, {}, s.clock.now()
+        )[0]
+        assert len(warned) == sum(1 for i in range(150) if 1 + i % 40 <= 30)
+
+
+def test_missing_permission_is_its_own_error() -> None:
+    """An app without Application.Read.All gets 403, raised as MissingPermissionError."""
+    scenario = many_apps(3, refused=True)
+    with Simulator(scenario=scenario, port=0, speed=0) as s:
+        tenant = s.scenario.tenants[0]
+        credential = spec(s, tenant.apps[0].client_id, "secret-0", tenant=tenant.id)
+        graph = GraphClient(http_for(s, credential), endpoints(s))
+        with pytest.raises(MissingPermissionError):
+            graph.credentials_of([tenant.apps[1].client_id])
