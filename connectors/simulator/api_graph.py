@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 
 from connectors.simulator import aadsts, errors, odata, paging
 from connectors.simulator.auth import Principal
+from connectors.simulator.graph_limits import RateWindow
 from connectors.simulator.http import BadRequest, Request, Response, Router, json_response
 from connectors.simulator.ids import mix64, stable_int, stable_uuid
 from connectors.simulator.model import App
@@ -28,6 +29,7 @@ from connectors.simulator.timefmt import ticks_z
 class GraphApi:
     def __init__(self, state: State) -> None:
         self.state = state
+        self.limits = RateWindow()
 
     def register(self, router: Router) -> None:
         for version in ("v1.0", "beta"):
@@ -50,6 +52,9 @@ class GraphApi:
                 rid=rid,
                 now=request.now,
             )
+        refused = self._refused(request, principal)
+        if refused is not None:
+            return refused
         version = self._version(request)
         size = integer(request.q("$top"), "$top", default=1000, low=1, high=1000)
         text = request.q("$filter")
@@ -58,8 +63,10 @@ class GraphApi:
         token = request.q("$skiptoken")
         offset, snapshot = paging.decode(token, scope) if token else (0, request.now)
         since, until = _bounds(node, snapshot)
+        # a sign-in shows up in the log only ``delay_seconds`` after it happened
+        visible = snapshot.timestamp() - principal.tenant.noise.delay_seconds
         found = events(
-            self.state, principal.tenant, since.timestamp(), until.timestamp(), snapshot.timestamp()
+            self.state, principal.tenant, since.timestamp(), min(until.timestamp(), visible), visible
         )
         types = self._event_types(version, node)
         beta, ca = version == "beta", principal.app.ca_policy_read
@@ -84,6 +91,20 @@ class GraphApi:
             )
         body["value"] = [record(e) for e in chosen[offset : offset + size]]
         return json_response(200, body)
+
+    def _refused(self, request: Request, principal: Principal) -> Response | None:
+        """403 without ``AuditLog.Read.All``; 429 past the tenant's per-app rate."""
+        if not principal.app.audit_log_read:
+            message = "Insufficient privileges to complete the operation."
+            rid = self.state.request_id()
+            return errors.error(
+                "graph", 403, "Authorization_RequestDenied", message, rid=rid, now=request.now
+            )
+        tenant = principal.tenant
+        wait = self.limits.admit(tenant.id, principal.app.client_id, tenant.noise.rate_per_10s)
+        if wait:
+            return errors.throttled("graph", wait, self.state.request_id(), request.now)
+        return None
 
     @staticmethod
     def _event_types(version: str, node: odata.Node | None) -> set[str]:

@@ -213,6 +213,7 @@ class _Builder:
             admin_api=spec.admin_api,
             ca_policy_read=spec.ca_policy_read,
             application_read=spec.application_read,
+            audit_log_read=spec.audit_log_read,
             disabled=spec.disabled,
             managed_identity=spec.managed_identity,
             fail=fail,

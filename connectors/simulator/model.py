@@ -87,6 +87,7 @@ class App:
     admin_api: bool = False
     ca_policy_read: bool = False
     application_read: bool = True
+    audit_log_read: bool = True
     disabled: bool = False
     managed_identity: bool = False
     fail: AppFail | None = None

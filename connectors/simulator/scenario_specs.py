@@ -143,6 +143,7 @@ class AppSpec(Strict):
     ca_policy_read: bool = False
     #: holds Graph ``Application.Read.All`` (reads other apps' credential end dates)
     application_read: bool = True
+    audit_log_read: bool = True  # False: Graph sign-ins answer 403 Authorization_RequestDenied
     disabled: bool = False
     managed_identity: bool = False
     fail: AppFailSpec | None = None
@@ -253,6 +254,10 @@ class SignInNoiseSpec(Strict):
     successes_per_hour: float = Field(default=12.0, ge=0)
     failures_per_hour: float = Field(default=0.5, ge=0)
     failure_codes: list[int] = [50126]
+    #: seconds between a sign-in and its appearance in the log (Entra needs minutes in reality)
+    delay_seconds: float = Field(default=0.0, ge=0)
+    #: sign-in requests allowed per 10 s per app (Graph reporting allows 5); 0: no throttling
+    rate_per_10s: int = Field(default=0, ge=0)
 
 
 class GenerateSpec(Strict):

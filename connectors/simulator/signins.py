@@ -10,9 +10,11 @@ Three sources, all in the tenant's log:
 * real token-endpoint failures of this simulator's apps (so the daemon's own broken
   credentials show up as service-principal sign-ins).
 
-User-credential codes are ``interactiveUser`` sign-ins (as in the samples, visible on v1.0);
-app-credential codes are ``servicePrincipal`` sign-ins, which only beta returns, with
-``signInEventTypes/any(t: t eq 'servicePrincipal')``.
+User-credential codes are ``interactiveUser`` sign-ins (as in the samples, visible on v1.0),
+except the codes a refresh-token redemption fails with (``_NON_INTERACTIVE``): those are
+``nonInteractiveUser``. App-credential codes are ``servicePrincipal`` sign-ins, or
+``managedIdentity`` when the failure's principal is a managed-identity app of the tenant. Only
+beta returns the last three, with ``signInEventTypes/any(t: t eq '<type>')``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ _TEXT_RESOURCE = {
     "adf": "https://database.windows.net/",
     "synapse": "https://graph.microsoft.com",
 }
+#: codes of a refresh token that can no longer be redeemed: the job's stored credential signs in
+#: without a person present, so Entra logs a non-interactive user sign-in
+_NON_INTERACTIVE = frozenset({700082, 70008, 50173, 70043, 700084})
 _NOISE_USERS = ("anna.berg", "li.wei", "omar.haddad", "sofia.rossi", "jan.devries")
 _NOISE_APPS = (
     POWER_BI_APP,
@@ -99,7 +104,7 @@ def events(state: State, tenant: Tenant, since: float, until: float, now: float)
                     failure.when,
                     failure.correlation_id,
                     failure.code,
-                    "servicePrincipal",
+                    _event_type(tenant, failure.code, failure.client_id),
                     "",
                     failure.client_id,
                     failure.app_name,
@@ -112,6 +117,14 @@ def events(state: State, tenant: Tenant, since: float, until: float, now: float)
                 )
             )
     return found
+
+
+def _event_type(tenant: Tenant, code: int, app_id: str) -> str:
+    """Which sign-in log a failure lands in (``app_id`` empty: a user's credential failed)."""
+    if app_id:
+        app = tenant.apps.get(app_id.lower())
+        return "managedIdentity" if app is not None and app.managed_identity else "servicePrincipal"
+    return "nonInteractiveUser" if code in _NON_INTERACTIVE else "interactiveUser"
 
 
 def _resource_of(resource: str) -> tuple[str, str]:
@@ -151,7 +164,7 @@ def _run_failures(state: State, tenant: Tenant, since: float, until: float, now:
                 failure.when,
                 failure.correlation_id,
                 failure.code,
-                "servicePrincipal" if app_code else "interactiveUser",
+                _event_type(tenant, failure.code, app_id if app_code else ""),
                 user,
                 app_id,
                 app_name,
@@ -169,7 +182,8 @@ def _noise(seed: int, tenant: Tenant, since: float, until: float) -> list[Event]
             continue
         period = 3600 / rate
         salt = stable_int(seed, tenant.id, "noise", rate)
-        for k in range(math.ceil(since / period), math.floor(until / period) + 1):
+        # a slot's sign-in lands up to half a period after the slot starts: start one slot early
+        for k in range(math.ceil(since / period) - 1, math.floor(until / period) + 1):
             h = mix64(salt ^ k)
             when = k * period + (h % 1000) / 1000 * period * 0.5
             if not since <= when <= until:

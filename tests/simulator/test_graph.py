@@ -52,12 +52,21 @@ class TestSignIns:
         assert record["createdDateTime"].startswith(f"{stamp.group(1)}T{stamp.group(2)}")
 
     def test_user_failures_are_on_v1(self, client: Client) -> None:
-        """Data-source credential failures (e.g. 700082 on the Sales Model) are user sign-ins."""
+        """Interactive user failures (53003, 50076) are on v1.0; refresh-token ones are not."""
         body = _signins(client, f"$filter={SINCE} and status/errorCode ne 0")
         codes = {r["status"]["errorCode"] for r in body["value"]}
-        assert {53003, 700082, 50076, 50173, 50000} <= codes
-        assert 7000222 not in codes  # a service principal: beta only
+        assert {53003, 50076, 50000} <= codes
+        assert not codes & {7000222, 700082, 50173}  # service principal, non-interactive: beta only
         assert all(r["isInteractive"] for r in body["value"])
+
+    def test_refresh_token_failures_are_non_interactive_on_beta(self, client: Client) -> None:
+        """A stored OAuth credential (700082 Sales Model, 50173 dataflow) signs in non-interactively."""
+        kind = "signInEventTypes/any(t: t eq 'nonInteractiveUser')"
+        body = _signins(client, f"$filter={SINCE} and status/errorCode ne 0 and {kind}", "beta")
+        codes = {r["status"]["errorCode"] for r in body["value"]}
+        assert {700082, 50173} <= codes
+        assert not any(r["isInteractive"] for r in body["value"])
+        assert {t for r in body["value"] for t in r["signInEventTypes"]} == {"nonInteractiveUser"}
 
     def test_newest_first_with_next_link(self, client: Client) -> None:
         """$top pages with an @odata.nextLink carrying $skiptoken; pages do not overlap."""
