@@ -128,7 +128,7 @@ class Pipeline:
         with self.store.transaction():
             new = self.store.take_unseen(poll.records, now)
             report.new = len(new)
-            report.failures, opened = self._process(new, now)
+            report.failures, opened = self._process(new, now, job.source)
             self.store.set_cursor(job.name, poll.cursor, now)
             self.store.beat(f"poll:{job.name}", now, "ok" if report.ok else "; ".join(report.errors)[:500])
         self._gauge_open(opened)
@@ -151,10 +151,12 @@ class Pipeline:
             log.debug("poll problem", extra={"source": job.name, "problem": error})
         return report
 
-    def _process(self, records: list[RunRecord], now: datetime) -> tuple[int, dict[str, int]]:
-        """Explain the runs, load only the incidents they can touch, apply them in order, save."""
+    def _process(self, records: list[RunRecord], now: datetime, source: str) -> tuple[int, dict[str, int]]:
+        """Explain the runs, load only the incidents they can touch, apply them in order, save.
+        ``source`` is the configured name of the source that read them (their metrics label)."""
         runs = [
-            self._read(rec, now) for rec in sorted(records, key=lambda r: r.ended_at or r.started_at or now)
+            self._read(rec, now, source)
+            for rec in sorted(records, key=lambda r: r.ended_at or r.started_at or now)
         ]
         causes = {id(r): self._cause(r.alert) for r in runs if r.alert}
         fingerprints = {fingerprint_of(r.alert, self.policy.group_by) for r in runs if r.alert}
@@ -198,11 +200,11 @@ class Pipeline:
         entry = self.kb.get(alert.code) if alert.known else None
         return root_cause_of(alert, entry.group_by) if entry else None
 
-    def _read(self, rec: RunRecord, now: datetime) -> _Run:
+    def _read(self, rec: RunRecord, now: datetime, source: str) -> _Run:
         """Count the run and, for a failure, explain it; ``alert`` only when it makes an incident."""
         self.metrics.inc(
             "aadsts_enricher_runs_total",
-            {"tenant": rec.tenant, "source": metric_source(rec), "status": rec.status.value},
+            {"tenant": rec.tenant, "source": source, "status": rec.status.value},
         )
         streak, schedule_on = self._streak(rec)
         if rec.status is not RunStatus.FAILED:
@@ -212,14 +214,14 @@ class Pipeline:
         if alert is None:
             self.metrics.inc(
                 "aadsts_enricher_unexplained_failures_total",
-                {"tenant": rec.tenant, "source": metric_source(rec)},
+                {"tenant": rec.tenant, "source": source},
             )
             return _Run(rec, None, streak, schedule_on, False)
         labels = {
             "tenant": rec.tenant,
             "code": alert.code,
             "category": alert.category,
-            "source": metric_source(rec),
+            "source": source,
             "workspace": rec.container_name,
         }
         self.metrics.inc("aadsts_enricher_auth_failures_total", labels)
@@ -294,9 +296,3 @@ class Pipeline:
 
     def prune(self, now: datetime, keep: timedelta = timedelta(days=14)) -> int:
         return self.store.prune_seen(now - keep)
-
-
-def metric_source(rec: RunRecord) -> str:
-    """The ``source`` label of per-run metrics: the configured source type that polled the run, as
-    in ``polls_total``, so the two join (Power BI dataflow runs come from the ``powerbi`` source)."""
-    return Source.POWERBI.value if rec.source is Source.POWERBI_DATAFLOW else rec.source.value

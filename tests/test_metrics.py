@@ -23,8 +23,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.simulator import Simulator
 from enricher import __version__
+from enricher import config as cfg
 from enricher.daemon import Service
-from enricher.demo import demo_config
+from enricher.demo import demo_config, demo_config_data
 from enricher.metrics import PREFIX, SPEC, Metrics
 from enricher.store import MemoryStore
 from tests.fakes import MemorySink
@@ -169,6 +170,33 @@ def test_one_label_scheme_tenant_and_source_apart(scrapes: Scrapes) -> None:
                 assert s.labels.get("tenant"), s
                 assert s.labels["source"] in {"powerbi", "fabric", "adf", "synapse", "self"}, s
     assert {f"{PREFIX}polls_total", f"{PREFIX}runs_total", f"{PREFIX}auth_failures_total"} <= set(with_source)
+
+
+def test_a_named_source_is_labelled_with_its_name_on_every_metric(tmp_path: Path) -> None:
+    """``runs_total`` and ``polls_total`` of one source join on ``source`` even when it is named."""
+    with Simulator(scenario="demo", port=0, speed=0) as sim:
+        data = demo_config_data(sim, tmp_path)
+        adf = next(s for s in data["tenants"][0]["sources"] if s["type"] == "adf")
+        adf["name"] = "adf-prod"
+        svc = Service(
+            cfg.Config.model_validate(data),
+            tmp_path,
+            clock=sim.clock.now,
+            sinks={"console": MemorySink("console")},
+            store=MemoryStore(),
+        )
+        try:
+            svc.cycle(wait=False)
+            text = svc.metrics.render()
+        finally:
+            svc.close()
+    by_family: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            by_family.setdefault(s.name, set()).add(s.labels.get("source", ""))
+    for name in ("polls_total", "runs_total", "auth_failures_total"):
+        assert "adf-prod" in by_family[f"{PREFIX}{name}"], name
+        assert "adf" not in by_family[f"{PREFIX}{name}"], name
 
 
 def test_last_success_moves_with_every_poll(scrapes: Scrapes) -> None:
