@@ -1,0 +1,31 @@
+"""The knowledge base's own sign-in look-ups read the log that holds unattended sign-ins.
+
+v1.0 ``auditLogs/signIns`` answers interactive user sign-ins only, so a correlation-ID search
+there finds nothing for a scheduled refresh or a pipeline (reference section 6): every such
+command asks beta and names the event type.
+"""
+
+from __future__ import annotations
+
+import re
+
+from enricher.knowledge import load_knowledge
+
+_SEARCH = re.compile(r"graph\.microsoft\.com/(v1\.0|beta)/auditLogs/signIns\?\\?\$filter=correlationId")
+_TYPED = re.compile(
+    r"signInEventTypes/any\(t: t eq '(nonInteractiveUser|servicePrincipal|managedIdentity)'\)"
+)
+
+
+class TestSigninCommands:
+    def test_correlation_searches_use_beta_with_an_event_type(self) -> None:
+        """No command searches the interactive-only log by correlation ID; each names a type."""
+        searches = [
+            (entry.code, " ".join((fix.command or "").split()))
+            for entry in load_knowledge()
+            for fix in entry.fixes
+            if _SEARCH.search(" ".join((fix.command or "").split()))
+        ]
+        assert len(searches) > 80
+        wrong = [code for code, cmd in searches if "/v1.0/" in cmd or not _TYPED.search(cmd)]
+        assert wrong == []
