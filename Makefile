@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench bench-detect bench-poll bench-deliver bench-incidents bench-killloop container-smoke browser promtool clean
+.PHONY: demo test lint types unit bench bench-detect bench-poll bench-deliver bench-incidents bench-killloop container-smoke browser promtool alertmanager clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,7 +24,7 @@ types: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
-test: browser promtool lint types unit
+test: browser promtool alertmanager lint types unit
 
 # The dashboard's browser test drives Debian's chromium. Installed here when missing and we are root
 # with apt-get (the first time takes a minute or two); otherwise nothing happens and the test skips.
@@ -49,6 +49,18 @@ promtool:
 		|| { apt-get update -qq >/dev/null 2>&1 \
 		     && apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1; } \
 		|| echo "could not install promtool: the promtool checks in tests/test_metrics.py will be skipped"; \
+	fi
+
+# The alertmanager sink's end-to-end test (tests/sinks/test_alertmanager_real.py) starts Debian's
+# prometheus-alertmanager on a free loopback port. Installed the same way; otherwise that test skips.
+alertmanager:
+	@if ! command -v prometheus-alertmanager >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing prometheus-alertmanager for the alertmanager sink test (apt-get, first time only)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null 2>&1 \
+		|| { apt-get update -qq >/dev/null 2>&1 \
+		     && apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null 2>&1; } \
+		|| echo "could not install prometheus-alertmanager: tests/sinks/test_alertmanager_real.py will be skipped"; \
 	fi
 
 bench: bench-detect bench-poll bench-deliver bench-incidents bench-startup

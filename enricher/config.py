@@ -83,6 +83,13 @@ def check_listen(value: str) -> str:
     return value
 
 
+def check_resend(value: timedelta) -> timedelta:
+    """Alertmanager re-posting: far above a busy loop, and a missed post or two must not end an alert."""
+    if not timedelta(seconds=5) <= value <= timedelta(minutes=15):
+        raise ValueError("must be between 5s and 15m (default 60s)")
+    return value
+
+
 Pattern = Annotated[str, AfterValidator(check_pattern)]
 TimeZone = Annotated[str, AfterValidator(check_timezone)]
 #: An ISO 8601 time with a time zone (a naive time would be compared with UTC at run time and fail).
@@ -312,6 +319,25 @@ class OtelSinkConfig(SinkBase):
     metric_interval: Duration = timedelta(seconds=60)
 
 
+class AlertmanagerSinkConfig(SinkBase):
+    type: Literal["alertmanager"]
+    #: Base URL of every Alertmanager of the cluster (``/api/v2/alerts`` is appended). Alertmanager
+    #: asks clients to post to each peer, not through a load balancer.
+    urls: tuple[str, ...] = Field(min_length=1)
+    #: How often alerts still firing are posted again. Each post says ``endsAt`` = now + 4 x this,
+    #: so Alertmanager keeps the alert firing between posts and lets it end on its own if we stop.
+    resend_interval: Annotated[Duration, AfterValidator(check_resend)] = timedelta(seconds=60)
+    #: Our own base URL as users reach it (the dashboard): ``generatorURL`` is
+    #: ``{external_url}/incidents/{id}`` and ``runbook_url`` ``{external_url}/codes/{code}``.
+    #: Empty: ``http://`` + ``health.listen``.
+    external_url: str | None = None
+    #: Labels added to every alert (e.g. ``env: prod``); ours win on a clash.
+    labels: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    ca_bundle: str | None = None
+    rate_per_second: float = 20.0
+
+
 SinkConfig = Annotated[
     ConsoleSinkConfig
     | JsonlSinkConfig
@@ -320,7 +346,8 @@ SinkConfig = Annotated[
     | PagerDutySinkConfig
     | WebhookSinkConfig
     | EmailSinkConfig
-    | OtelSinkConfig,
+    | OtelSinkConfig
+    | AlertmanagerSinkConfig,
     Field(discriminator="type"),
 ]
 

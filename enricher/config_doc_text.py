@@ -122,6 +122,12 @@ NOTES: dict[str, str] = {
     "OtelSinkConfig.protocol": "`http/protobuf` or `grpc`; default from OTEL_EXPORTER_OTLP_PROTOCOL.",
     "OtelSinkConfig.headers": "Extra OTLP headers (values are secrets).",
     "OtelSinkConfig.insecure": "gRPC without TLS.",
+    "AlertmanagerSinkConfig.type": "Prometheus Alertmanager API v2 (`POST /api/v2/alerts`); alerts "
+    "still firing are posted again every `resend_interval`.",
+    "AlertmanagerSinkConfig.headers": "Extra request headers, e.g. `Authorization` for a proxy in "
+    "front of Alertmanager (values are secrets).",
+    "AlertmanagerSinkConfig.ca_bundle": "Extra CA bundle to trust for the Alertmanagers.",
+    "AlertmanagerSinkConfig.rate_per_second": "Pace of posts, shared by sinks that post to the same URLs.",
     "IncidentConfig.group_by": "What makes one incident.",
     "IncidentConfig.group_wait": "Wait this long before the first message, so a burst becomes one message.",
     "IncidentConfig.group_interval": "After a message for a code went out, wait this long before the next batch.",

@@ -24,7 +24,7 @@ from enricher.config_load import load_config
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
-SINK_TYPES = {"console", "jsonl", "slack", "teams", "pagerduty", "webhook", "email", "otel"}
+SINK_TYPES = {"console", "jsonl", "slack", "teams", "pagerduty", "webhook", "email", "otel", "alertmanager"}
 TENANT = {
     "name": "contoso",
     "tenant_id": "72f988bf-0000-0000-0000-000000000000",

@@ -35,6 +35,7 @@ BOUNDS: dict[str, Bounds] = {
     "otel": Bounds(name=500, text=limits.WEBHOOK_EXCERPT, title=1000),
     "webhook": Bounds(name=500, text=limits.WEBHOOK_EXCERPT, title=1000),
     "jsonl": Bounds(name=500, text=limits.WEBHOOK_EXCERPT, title=1000),
+    "alertmanager": Bounds(name=500, text=limits.EXCERPT, title=1000),
 }
 
 

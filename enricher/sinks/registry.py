@@ -9,11 +9,13 @@ fails to build, the ones already built are closed and the ``ConfigError`` propag
 from __future__ import annotations
 
 import io
+import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 from enricher import config as cfg
+from enricher.sinks.alertmanager import AlertmanagerSink
 from enricher.sinks.base import Sink
 from enricher.sinks.console import ConsoleSink
 from enricher.sinks.email import EmailSink
@@ -33,8 +35,11 @@ def build_sink(
     *,
     stream: TextIO | None = None,
     stats: Stats | None = None,
+    external_url: str = "http://127.0.0.1:9464",
+    state_dir: Path | None = None,
 ) -> Sink:
-    """The sink for one config entry. ``stream`` is for console sinks, ``stats`` for otel."""
+    """The sink for one config entry. ``stream`` is for console sinks, ``stats`` for otel,
+    ``external_url`` (our own address) and ``state_dir`` (its re-post list) for alertmanager."""
     match config:
         case cfg.ConsoleSinkConfig():
             return ConsoleSink(config, config_dir, stream=stream)
@@ -50,11 +55,22 @@ def build_sink(
             return WebhookSink(config, config_dir)
         case cfg.EmailSinkConfig():
             return EmailSink(config, config_dir)
+        case cfg.AlertmanagerSinkConfig():
+            return AlertmanagerSink(config, config_dir, external_url=external_url, state_dir=state_dir)
         case cfg.OtelSinkConfig():
             from enricher.sinks.otel import OtelSink
 
             return OtelSink(config, config_dir, stats=stats)
     raise TypeError(f"no sink for {type(config).__name__}")  # pragma: no cover - the union is exhaustive
+
+
+def own_url(listen: str) -> str:
+    """Our address for links in alerts when no ``external_url`` is set: ``health.listen``, with a
+    wildcard host replaced by this machine's name (``0.0.0.0`` is not an address anyone can open)."""
+    host, _, port = listen.rpartition(":")
+    if host in ("0.0.0.0", "[::]", ""):
+        host = socket.getfqdn()
+    return f"http://{host}:{port}"
 
 
 def build_sinks(
@@ -66,9 +82,12 @@ def build_sinks(
 ) -> dict[str, Sink]:
     """Every configured sink by name, in config order."""
     built: dict[str, Sink] = {}
+    ours, state = own_url(config.health.listen), Path(config.state.path)
     try:
         for sink_config in config.sinks:
-            built[sink_config.name] = build_sink(sink_config, config_dir, stream=stream, stats=stats)
+            built[sink_config.name] = build_sink(
+                sink_config, config_dir, stream=stream, stats=stats, external_url=ours, state_dir=state
+            )
     except BaseException:
         for sink in built.values():
             sink.close()

@@ -30,6 +30,7 @@ sinks:
   - {{type: pagerduty, name: pager, routing_key: R0123, url: "{url}/pd"}}
   - {{type: email, name: mail, host: 127.0.0.1, port: {dead}, security: none, sender: a@example.com, recipients: [b@example.com]}}
   - {{type: otel, name: otlp, endpoint: "{url}", metric_interval: 1h}}
+  - {{type: alertmanager, name: am, urls: ["{url}"]}}
 """
 
 
@@ -47,12 +48,13 @@ def test_every_config_class_has_a_sink(config_file: Path) -> None:
     assert {type(s) for s in config.sinks} == set(members)
     sinks = build_sinks(config, config_file.parent)
     try:
-        assert list(sinks) == ["screen", "file", "hook", "chat", "teams", "pager", "mail", "otlp"]
+        assert list(sinks) == ["screen", "file", "hook", "chat", "teams", "pager", "mail", "otlp", "am"]
         names = {name: type(sink).__name__ for name, sink in sinks.items()}
         assert (
             names["hook"] == "WebhookSink"
             and names["otlp"] == "OtelSink"
             and names["pager"] == "PagerDutySink"
+            and names["am"] == "AlertmanagerSink"
         )
     finally:
         for sink in sinks.values():
