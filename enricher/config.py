@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    field_validator,
     model_validator,
 )
 
@@ -207,6 +208,42 @@ class EndpointOverrides(Strict):
     synapse: str | None = None
 
 
+class SigninLookupConfig(Strict):
+    """Find the sign-in event behind Conditional Access, MFA, device and account failures in the
+    Graph sign-in log: the incident learns the policy, grant controls, IP address, location, device
+    and account, and gets one ``update`` notification ("cause found") when the event turns up after
+    the first alert. Needs AuditLog.Read.All, Policy.Read.All and an Entra ID P1/P2 licence
+    (docs/azure-setup.md); without them the tenant gets one ``self`` notice saying what is missing.
+
+    ```yaml
+    tenants:
+      - name: contoso
+        tenant_id: 72f988bf-0000-0000-0000-000000000000
+        credential: {type: default}
+        sources: [{type: powerbi}]
+        signin_lookup:
+          enabled: true
+          window: 45m          # a sign-in not in the log 45 minutes after the failure is given up
+          max_per_cycle: 5
+    sinks: [{name: screen, type: console}]
+    ```
+    """
+
+    #: off by default because it needs the extra permissions and licence above
+    enabled: bool = False
+    #: keep asking this long after the failure: Entra writes sign-ins minutes late
+    window: Duration = timedelta(minutes=30)
+    #: Graph requests per cycle at most (Graph allows 5 per 10 s per app and tenant)
+    max_per_cycle: int = Field(default=5, ge=1, le=50)
+
+    @field_validator("window")
+    @classmethod
+    def _window_length(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= value <= timedelta(days=1):
+            raise ValueError("must be between 1m and 24h")
+        return value
+
+
 class TenantConfig(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     tenant_id: str
@@ -219,6 +256,7 @@ class TenantConfig(Strict):
     ca_bundle_mode: Literal["add", "replace"] = "add"
 
     sources: tuple[SourceConfig, ...] = Field(min_length=1)
+    signin_lookup: SigninLookupConfig = SigninLookupConfig()
 
     @model_validator(mode="after")
     def _unique_sources(self) -> TenantConfig:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 import sys
 import types
 from collections.abc import Iterator
@@ -92,7 +93,7 @@ def _section(model: type[BaseModel], paths: list[str]) -> str:
         lines += ["Also at " + ", ".join(f"`{p}`" for p in paths[1:]) + ".", ""]
     doc = model.__dict__.get("__doc__")
     if doc:
-        lines += [inspect.cleandoc(doc).replace("``", "`"), ""]
+        lines += [re.sub(r"(?<!`)``(?!`)", "`", inspect.cleandoc(doc)), ""]  # a ``` fence stays
     lines += ["| option | type | default | description |", "|---|---|---|---|"]
     comments = _field_comments(model)
     for name, field in model.model_fields.items():

@@ -31,6 +31,7 @@ from enricher.health import HealthServer
 from enricher.knowledge import load_knowledge
 from enricher.metrics import Metrics
 from enricher.pipeline import CycleReport, Pipeline
+from enricher.signin_lookup import SigninLookups
 from enricher.sinks.base import Sink
 from enricher.store import SQLiteStore, Store
 from enricher.wiring import SourceJob, Tenant, build_tenant, secrets_of, state_db
@@ -72,8 +73,18 @@ class Service:
 
             sinks = build_sinks(config, config_dir, stats=self.sink_stats)
         self.sinks = dict(sinks)
+        self.signins = SigninLookups(
+            config, self.tenants, self.store, metrics=self.metrics, sleep=self._sleep
+        )
         self.pipeline = Pipeline(
-            config, self.store, self.kb, self.jobs, metrics=self.metrics, sink_filter=self._wants
+            config,
+            self.store,
+            self.kb,
+            self.jobs,
+            metrics=self.metrics,
+            sink_filter=self._wants,
+            on_incident=self.signins.queue,
+            before_flush=self.signins.drain,
         )
         self.deliverer = Deliverer(
             self.store, self.sinks, config.delivery, metrics=self.metrics, clock=clock, stop=self.stop
@@ -110,6 +121,13 @@ class Service:
         """Write due notifications to the outbox and tell the sink workers; delivery happens there."""
         self.pipeline.flush(self.clock())
         self.deliverer.wake()
+
+    def look_up_signins(self) -> None:
+        """The scheduler's sign-in job: due look-ups through Graph; the flush job sends what they found."""
+        found = self.signins.drain(self.clock())
+        self._count_requests()
+        if found:
+            log.info("sign-ins found", extra={"found": found})
 
     def last_success(self) -> datetime | None:
         beats = [self.store.last_beat(f"poll:{job.name}") for job in self.jobs]
@@ -247,6 +265,14 @@ class Daemon:
             id="flush",
             next_run_time=now + timedelta(seconds=1),
         )
+        if svc.signins.finders:
+            scheduler.add_job(
+                svc.look_up_signins,
+                "interval",
+                seconds=30,
+                id="signins",
+                next_run_time=now + timedelta(seconds=5),
+            )
         scheduler.add_job(lambda: svc.pipeline.prune(svc.clock()), "interval", hours=6, id="prune")
         server = svc.health_server()
         server.actions["/-/reload"] = self._reload_requested_over_http

@@ -56,6 +56,7 @@ def demo_config_data(
                     "client_id": app.client_id,
                     "client_secret": app.secrets[0].value,
                 },
+                "signin_lookup": {"enabled": True},
                 "sources": [
                     {"type": "powerbi", "mode": "admin", "interval": "10s"},
                     {"type": "fabric", "interval": "10s"},

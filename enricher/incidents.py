@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from enricher.models import Alert
+from enricher.models import Alert, FixStep
 from enricher.notification import ItemRef, Kind, Notification, content_of, labels_of
+from enricher.signin import cause_line, name_policy
 from enricher.wording import counted
 
 State = Literal["open", "resolved"]
@@ -73,6 +74,8 @@ class Incident:
     children: int = 0
     #: a parent: (item name, when) of children that recovered, latest last
     recovered: tuple[tuple[str, str], ...] = ()
+    #: the sign-in event behind the failure, once found in the sign-in log (``Notification.signin``)
+    signin: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -350,6 +353,13 @@ def _notify(book: Book, pending: list[Pending], now: datetime) -> Notification:
         )
         book.put(dataclasses.replace(inc, seq=inc.seq + 1, notified=told, last_notified_at=now))
     content = dict(first.content)
+    if first.signin:  # the cause is known: say it, and name the policy where the steps say "the policy"
+        content["signin"] = first.signin
+        content["cause"] = cause_line(first.signin)
+        content["fixes"] = [
+            {"step": f.step, "command": f.command}
+            for f in name_policy([FixStep(**f) for f in content.get("fixes") or ()], first.signin)
+        ]
     if first.children:
         content.update(family_of(first))
     elif len(items) > 1:

@@ -60,6 +60,12 @@ SPEC: dict[str, tuple[_Kind, str, tuple[str, ...]]] = {
         "by kind; each counted once per item until that item works again.",
         ("tenant", "source", "kind"),
     ),
+    "signin_lookups_total": (
+        Counter,
+        "Sign-in look-ups by outcome: found, expired (not in the log within the window), refused "
+        "(no licence or AuditLog.Read.All) and no_policies (no Policy.Read.All), the last two once per tenant.",
+        ("tenant", "outcome"),
+    ),
     "incidents_open": (Gauge, "Open incidents by severity.", ("severity",)),
     "notifications_total": (Counter, "Notification deliveries by sink and outcome.", ("sink", "outcome")),
     "outbox_depth": (Gauge, "Notifications waiting for delivery, by sink.", ("sink",)),

@@ -101,6 +101,9 @@ class Notification:
     app_name: str | None = None
     credential: CredentialRef | None = None
     days_left: int | None = None
+    #: the sign-in event found behind the failure (``enricher.signin_lookup.payload_of``): id,
+    #: event_type, status, policies, ip, location, device, app_id, principal, url
+    signin: dict[str, Any] | None = None
 
     @property
     def status(self) -> Literal["firing", "resolved"]:
@@ -122,6 +125,8 @@ class Notification:
         if self.credential is None:  # only credential_expiry notifications carry these
             for key in ("app_id", "app_name", "credential", "days_left"):
                 data.pop(key)
+        if self.signin is None:  # only once a sign-in was found
+            data.pop("signin")
         return data
 
     @classmethod

@@ -21,7 +21,7 @@ from enricher import config as cfg
 from enricher.detect import detect
 from enricher.enrich import PUBLIC_PORTALS, Portals, enrich
 from enricher.grouping import RootCause, group, parent_fingerprint, root_cause_of
-from enricher.incidents import fingerprint_of, flush, on_failure, on_success, tick
+from enricher.incidents import Incident, fingerprint_of, flush, on_failure, on_success, tick
 from enricher.kb_schema import SEVERITIES
 from enricher.knowledge import KnowledgeBase
 from enricher.metrics import Metrics
@@ -83,6 +83,8 @@ class Pipeline:
         metrics: Metrics | None = None,
         sink_filter: Callable[[str, Notification], bool] = lambda sink, n: True,
         portals: Portals | None = None,
+        on_incident: Callable[[Incident, Alert, datetime], None] | None = None,
+        before_flush: Callable[[datetime], object] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -91,6 +93,10 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.policy = policy_of(config.incidents)
         self.sink_filter = sink_filter
+        # the sign-in look-up (enricher.signin_lookup): queued in the poll's transaction, drained
+        # before the flush so a cause found this cycle goes out with it
+        self.on_incident = on_incident
+        self.before_flush = before_flush
         self._open: dict[str, int] | None = None  # open incidents per severity, see _gauge_open
         # error-lookup links on the tenant's own cloud; portal hosts of sovereign clouds stay public for now
         self.portals = {
@@ -111,6 +117,8 @@ class Pipeline:
     def run_once(self, now: datetime, *, wait: bool = True) -> CycleReport:
         """Poll every source once and flush: what ``once`` and the tests do."""
         report = CycleReport([self.poll(job, now) for job in self.jobs])
+        if self.before_flush is not None:
+            self.before_flush(now)
         report.notifications = self.flush(now, wait=wait)
         return report
 
@@ -182,6 +190,8 @@ class Pipeline:
                     root_cause=cause.as_dict() if cause else None,
                 )
                 failed[inc.fingerprint] = None
+                if self.on_incident is not None:
+                    self.on_incident(inc, run.alert, now)
                 self.store.add_event(inc.id, now, "failure", f"run {rec.run_id}: AADSTS{run.alert.code}")
             elif rec.status is RunStatus.SUCCEEDED and rec.item_key in book.open_items:
                 for inc in on_success(book, rec.item_key, rec.ended_at or now, now, self.policy):

@@ -26,6 +26,7 @@ CORE = {
     "enricher.render",
     "enricher.incidents",
     "enricher.forecast",
+    "enricher.signin",
     "enricher.routing",
     "enricher.retry",
     "connectors.records",

@@ -29,8 +29,8 @@ WIDTH = 100  # long sentences wrap; commands and URLs never do, so they still co
 
 
 def json_line(n: Notification) -> dict[str, Any]:
-    """The ``--json`` contract: one flat object per notification."""
-    return {
+    """The ``--json`` contract: one flat object per notification (plus ``signin`` once found)."""
+    line = {
         "id": n.id,
         "incident": n.incident_id,
         "status": n.status,
@@ -49,6 +49,9 @@ def json_line(n: Notification) -> dict[str, Any]:
         "correlation_id": n.correlation_id,
         "trace_id": n.trace_id,
     }
+    if n.signin is not None:
+        line["signin"] = n.signin
+    return line
 
 
 def text_block(n: Notification, style: Style) -> str:

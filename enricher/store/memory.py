@@ -18,6 +18,7 @@ from connectors.records import RunRecord
 from enricher.incidents import Book, Incident, Pending
 from enricher.notification import Notification
 from enricher.routing import Silence
+from enricher.signin import Lookup
 from enricher.store.base import (
     Backlog,
     Event,
@@ -28,6 +29,7 @@ from enricher.store.base import (
     worth_processing,
 )
 from enricher.store.queries import IncidentFilter, IncidentRow, list_key, matches, row_of
+from enricher.store.sqlite_signins import LookupState
 
 
 @dataclass
@@ -44,6 +46,7 @@ class _State:
     keys: set[tuple[str, str]] = field(default_factory=set)
     beats: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     next_id: int = 1
+    lookups: dict[str, tuple[Lookup, LookupState]] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -63,6 +66,28 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
+
+    # sign-in look-ups
+    def queue_lookup(self, lookup: Lookup) -> bool:
+        if lookup.incident_id in self._s.lookups:
+            return False
+        self._s.lookups[lookup.incident_id] = (lookup, "waiting")
+        return True
+
+    def due_lookups(self, tenant: str, now: datetime, limit: int = 100) -> list[Lookup]:
+        due = [
+            lk
+            for lk, state in self._s.lookups.values()
+            if state == "waiting" and lk.tenant == tenant and lk.next_at <= now
+        ]
+        return sorted(due, key=lambda lk: lk.next_at)[:limit]
+
+    def save_lookup(self, lookup: Lookup, state: LookupState) -> None:
+        self._s.lookups[lookup.incident_id] = (lookup, state)
+
+    def lookup_state(self, incident_id: str) -> LookupState | None:
+        found = self._s.lookups.get(incident_id)
+        return found[1] if found else None
 
     def get_cursor(self, source: str) -> dict[str, str]:
         return dict(self._s.cursors.get(source, {}))

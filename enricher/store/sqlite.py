@@ -28,6 +28,7 @@ from enricher.store.codec import incident_from, silence_from, silence_json
 from enricher.store.sqlite_dashboard import LIST_INDEX, WORKSPACE_KEYS, DashboardQueries
 from enricher.store.sqlite_incidents import INCIDENT_INDEXES, IncidentTables
 from enricher.store.sqlite_outbox import OutboxTable
+from enricher.store.sqlite_signins import SIGNIN_LOOKUPS, SigninTable
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -74,10 +75,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX outbox_sink_pending ON outbox(sink, id) WHERE state = 'pending';
     """,
+    # 8: the sign-in look-up queue
+    SIGNIN_LOOKUPS,
 )
 
 
-class SQLiteStore(OutboxTable, IncidentTables, DashboardQueries):
+class SQLiteStore(OutboxTable, IncidentTables, DashboardQueries, SigninTable):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
