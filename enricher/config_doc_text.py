@@ -27,7 +27,7 @@ NOTES: dict[str, str] = {
     "TenantConfig.credential": "How the daemon itself signs in (always through azure-identity).",
     "TenantConfig.sources": "What to poll in this tenant.",
     "TenantConfig.signin_lookup": "Find the sign-in event behind Conditional Access, MFA, device and "
-    "account failures in the Graph sign-in log (README \"Name the cause\"; permissions in "
+    'account failures in the Graph sign-in log (README "Name the cause"; permissions in '
     "docs/azure-setup.md).",
     "TenantConfig.ca_bundle": "A PEM file of CA certificates to trust for this tenant's Entra and API "
     "calls (a TLS-inspecting proxy, the simulator), relative to the working directory. How it "
