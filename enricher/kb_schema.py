@@ -80,6 +80,22 @@ class Fix(BaseModel):
     command: str | None = Field(default=None, max_length=600)
 
 
+class Faq(BaseModel):
+    """A question a BI admin asks about the code, answered for their unattended jobs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    question: str = Field(min_length=10, max_length=200)
+    answer: str = Field(min_length=20, max_length=700)
+
+    @field_validator("question")
+    @classmethod
+    def _is_a_question(cls, value: str) -> str:
+        if not value.rstrip().endswith("?"):
+            raise ValueError(f"a question ends with '?': {value[:40]!r}")
+        return value
+
+
 class Entry(BaseModel):
     """Everything the enricher says about one code."""
 
@@ -105,6 +121,8 @@ class Entry(BaseModel):
     #: Root-cause keys to group failures of this code by, most specific first: the first one a
     #: failure has a value for names its cause (enricher/grouping.py). Empty: each item stands alone.
     group_by: tuple[RootKey, ...] = ()
+    #: Two to four questions an admin asks about this code (rich entries), with short answers.
+    faq: tuple[Faq, ...] = Field(default=(), max_length=4)
 
     @field_validator("code", mode="before")
     @classmethod
@@ -171,6 +189,10 @@ class Entry(BaseModel):
                     )
         if len(set(self.group_by)) != len(self.group_by):
             raise ValueError(f"group_by lists a key twice: {list(self.group_by)}")
+        if len(self.faq) == 1:
+            raise ValueError("faq needs two to four questions (one is a footnote, not a FAQ)")
+        if len({f.question.lower() for f in self.faq}) != len(self.faq):
+            raise ValueError("faq asks the same question twice")
         if self.source == "observed" and not self.seen_in:
             raise ValueError("an observed-only entry must say where it was seen (seen_in)")
         return self

@@ -126,10 +126,20 @@ def entry_text(
         for ctx in CONTEXTS:
             if entry.contexts.get(ctx):
                 lines += _context_section(entry, ctx, style, width)
+    lines += _faq_section(entry, style, width)
     if entry.related:
         lines += ["", _fill("Related: " + ", ".join(f"AADSTS{c}" for c in entry.related), width, "", "  ")]
     lines += ["", "Docs:", *[f"  {link}" for link in entry.docs]]
     return "\n".join(lines)
+
+
+def _faq_section(entry: Entry, style: Style, width: int) -> list[str]:
+    if not entry.faq:
+        return []
+    lines = ["", style.heading("Questions admins ask")]
+    for item in entry.faq:
+        lines += [_fill(item.question, width, "  Q: ", "     "), _fill(item.answer, width, "  A: ", "     ")]
+    return lines
 
 
 def _context_section(entry: Entry, context: str, style: Style, width: int) -> list[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from enricher.cli import main
+from enricher.knowledge import load_knowledge
 
 MSAL = (
     "MsalServiceException: AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the "
@@ -141,10 +142,14 @@ class TestKbAndVersion:
         data = json.loads(out)
         assert code == 0 and data["coverage_percent"] == 100.0 and data["rich"] == 40
         assert data["official"] == 345 and data["observed"] > 0
+        kb = load_knowledge()
+        assert data["with_product_notes"] == sum(bool(e.contexts) for e in kb) > data["rich"]
+        assert data["with_faq"] == sum(bool(e.faq) for e in kb) >= 10
 
     def test_stats_human(self, capsys: pytest.CaptureFixture[str]) -> None:
         code, out = run_cli(capsys, "kb", "stats")
         assert code == 0 and "345/345 (100.0%)" in out and "conditional_access" in out
+        assert "with product notes" in out and "with a FAQ" in out
 
     def test_kb_dir_override(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
         (tmp_path / "ours.yaml").write_text("code: '53003'\ntitle: Blocked by our CA policy (ticket IAM-7)\n")

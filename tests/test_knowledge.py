@@ -119,10 +119,36 @@ class TestConsistency:
                 assert len(e.causes) >= 5 and len(e.fixes) >= 5
                 assert set(CONTEXTS) <= set(e.contexts)
 
+    def test_faqs_on_rich_entries_first_of_all_the_issues_ten(self, kb: KnowledgeBase) -> None:
+        """FAQs belong to rich entries; the ten codes admins asked about most have one."""
+        assert [e.code for e in kb if e.faq and not e.rich] == []
+        ten = [
+            "53003",
+            "51006",
+            "40009",
+            "50171",
+            "7000222",
+            "7000215",
+            "700027",
+            "50053",
+            "7000218",
+            "50076",
+        ]
+        assert [c for c in ten if not 2 <= len(kb.entries[c].faq) <= 4] == []
+
+    def test_severity_of_the_four_first_questions_is_argued(self, kb: KnowledgeBase) -> None:
+        """53003, 51006, 40009 and 50171: the reason weighs an unattended run and a FAQ asks why this grade."""
+        for code in ("53003", "51006", "40009", "50171"):
+            e = kb.entries[code]
+            assert re.search(r"unattended|scheduled", e.severity_reason, re.IGNORECASE), code
+            assert any(e.severity in f.question and "?" in f.question for f in e.faq), code
+
     def test_every_entry_renders(self, kb: KnowledgeBase) -> None:
         for e in kb:
             text = entry_text(e, Style(False))
             assert f"AADSTS{e.code}" in text and "How to fix" in text
+            assert ("Questions admins ask" in text) == bool(e.faq)
+            assert all(f"Q: {f.question.split()[0]}" in text for f in e.faq)
 
 
 class TestSchemaRejects:
@@ -152,6 +178,15 @@ class TestSchemaRejects:
             ({"source": "observed"}, "seen_in"),
             ({"fixes": ["Only one step here."]}, "at least 2"),
             ({"docs": ["http://example.com"]}, "https"),
+            (
+                {"faq": [{"question": "Why only one?", "answer": "One answer is a footnote, not a FAQ."}]},
+                "two to four",
+            ),
+            (
+                {"faq": [{"question": "No question mark", "answer": "An answer that is long enough."}] * 2},
+                "'?'",
+            ),
+            ({"faq": [{"question": "Same twice?", "answer": "An answer that is long enough."}] * 2}, "twice"),
         ],
     )
     def test_bad_entries_fail(self, change: dict[str, object], message: str) -> None:

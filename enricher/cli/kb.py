@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="coverage of the official code table by category, and how many entries are rich",
         description=(
             "Shows how much of the official AADSTS code table the knowledge base covers, per category, how many "
-            "entries are rich (5+ causes, 5+ fixes, notes for every product) and how many carry message signatures."
+            "entries are rich (5+ causes, 5+ fixes, notes for every product), how many have a note for at least one "
+            "product, how many answer admins' questions (FAQ) and how many carry message signatures."
         ),
     )
     stats.add_argument("--json", action="store_true", help="machine-readable output")
@@ -54,6 +55,8 @@ def coverage(kb: KnowledgeBase) -> dict[str, Any]:
         "coverage_percent": round(100 * covered / len(official), 1) if official else 0.0,
         "observed": sum(e.source == "observed" for e in kb),
         "rich": sum(e.rich for e in kb),
+        "with_product_notes": sum(bool(e.contexts) for e in kb),
+        "with_faq": sum(bool(e.faq) for e in kb),
         "with_signatures": sum(bool(e.signatures) for e in kb),
         "categories": {k: dict(v) for k, v in sorted(per_category.items())},
     }
@@ -68,7 +71,8 @@ def run_stats(args: argparse.Namespace) -> int:
     print(
         style.heading(f"Knowledge base {data['version']}: {counted(data['entries'], 'entry', 'entries')}")
         + f" ({data['entries'] - data['observed']} official, {data['observed']} observed-only),"
-        f" {data['rich']} rich, {data['with_signatures']} with message signatures"
+        f" {data['rich']} rich, {data['with_product_notes']} with product notes, {data['with_faq']} with a FAQ,"
+        f" {data['with_signatures']} with message signatures"
     )
     print(
         f"Official code table covered: {data['covered']}/{data['official']} ({data['coverage_percent']}%)\n"
