@@ -15,7 +15,7 @@ from importlib import resources
 
 from enricher.dashboard.filters import FilterError, Filters, parse_filters
 from enricher.dashboard.page import Page, choices_of, error_page, render_page
-from enricher.dashboard.stats import Stats, compute_stats, failure_times, stats_json
+from enricher.dashboard.stats import Stats, stats_from, stats_json
 from enricher.dashboard.view import incident_json, incident_view, scrub
 from enricher.health import HealthServer
 from enricher.store import Store
@@ -115,11 +115,9 @@ class Dashboard:
         return _json(200, {"generated_at": now.isoformat(), "filters": filters.as_dict(), **stats})
 
     def _stats(self, chosen: IncidentFilter, filters: Filters, now: datetime) -> Stats:
-        """Every matching incident counts: light rows and failure times read by the store."""
-        rows = [_scrubbed(r) for r in self.store.incident_rows(chosen)]
-        recorded = self.store.failure_events(chosen)
-        failures = {r.id: failure_times(r, recorded.get(r.id, ())) for r in rows}
-        return compute_stats(rows, failures, now - filters.span, now)
+        """Every matching incident counts: the store adds them up (in SQL for SQLite)."""
+        counts, seconds = self.store.stat_tally(chosen, now)
+        return stats_from(counts, seconds, chosen.since, now, clean=_scrub)
 
 
 def _store_filter(filters: Filters, now: datetime) -> IncidentFilter:

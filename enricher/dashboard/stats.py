@@ -1,22 +1,23 @@
-"""The numbers behind the charts, from incident views and their recorded failures. Pure.
+"""The numbers behind the charts. Pure.
 
-A failure counts on the day it was recorded: the pipeline writes one ``failure`` event per failed
-run it attributes to an incident, at the time it read the run. Runs read late (the first poll
-looks back hours) would all land on the poll's day, so each time is capped at the incident's last
-failure and the earliest one is moved to the incident's first failure; failures without an event
-(older stores) count on the day of the last failure. Only failures within the range are counted.
+The store adds them up (``enricher.store.tallies``: failures per day and code, failures,
+incidents and open incidents per code, source and workspace); this module ranks, labels and
+shapes them. When a failure happened, and so on which day it counts, is
+:func:`enricher.store.tallies.failure_times`; only failures within the range are counted.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
 
 from enricher.dashboard.view import CONTAINER_KIND, SOURCE_LABEL
+from enricher.store.tallies import Counted, Tally, failure_times, resolve_seconds, tally
+
+__all__ = ["Counted", "Stats", "compute_stats", "failure_times", "stats_from", "stats_json"]
 
 TOP_CONTAINERS = 10
 #: Time-to-resolve histogram buckets: (label, upper bound in seconds).
@@ -27,33 +28,6 @@ RESOLVE_BUCKETS: tuple[tuple[str, float], ...] = (
     ("4-24 h", 86400),
     ("> 1 d", float("inf")),
 )
-
-
-class Counted(Protocol):
-    """What the numbers need of an incident: a view, or a light row the store reads in SQL."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def severity(self) -> str: ...
-    @property
-    def code(self) -> str: ...
-    @property
-    def short(self) -> str: ...
-    @property
-    def source(self) -> str: ...
-    @property
-    def first_seen(self) -> datetime: ...
-    @property
-    def last_seen(self) -> datetime: ...
-    @property
-    def resolved_at(self) -> datetime | None: ...
-    @property
-    def count(self) -> int: ...
-    @property
-    def workspaces(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,53 +76,70 @@ class Stats:
     resolve: ResolveStats
 
 
-def failure_times(view: Counted, recorded: Sequence[datetime]) -> list[datetime]:
-    """When each of ``view.count`` failures happened, as well as the recorded events tell."""
-    times = sorted(min(t, view.last_seen) for t in recorded)[-view.count :] if view.count else []
-    if times:
-        times[0] = min(times[0], view.first_seen)
-    times.extend([view.last_seen] * (view.count - len(times)))
-    return times
-
-
 def compute_stats(
     views: Sequence[Counted], failures: Mapping[str, Sequence[datetime]], start: datetime, end: datetime
 ) -> Stats:
     """``failures`` maps incident id -> failure times (see :func:`failure_times`)."""
-    days = _days(start, end)
-    per_day: dict[date, Counter[str]] = {d: Counter() for d in days}
-    by: dict[str, dict[str, _Tally]] = {"code": {}, "source": {}, "container": {}}
-    for view in views:
-        inside = [t for t in failures.get(view.id, ()) if start <= t <= end]
-        for t in inside:
-            per_day[t.astimezone(UTC).date()][view.code] += 1
-        keys = {
-            "code": [(view.code, view.short or view.code, "")],
-            "source": [(view.source, SOURCE_LABEL.get(view.source, view.source), view.source)],
-            "container": [
-                (w, f"{w} ({CONTAINER_KIND.get(view.source, 'workspace')})", view.source)
-                for w in view.workspaces
-            ],
-        }
-        for group, names in keys.items():
-            for name, label, source in names:
-                tally = by[group].setdefault(f"{source}|{name}", _Tally(name, label, source))
-                tally.add(len(inside), view.state == "open")
+    seconds = [s for v in views if (s := resolve_seconds(v)) is not None]
+    return stats_from(tally(views, failures, start, end), seconds, start, end)
+
+
+def stats_from(
+    counts: Tally,
+    seconds: Sequence[float],
+    start: datetime,
+    end: datetime,
+    clean: Callable[[str], str] = str,
+) -> Stats:
+    """The charts' numbers from a tally (``enricher.store.tallies``) and the resolve times.
+
+    ``clean`` is applied to titles and workspace names (the page hides credentials in them);
+    names that become equal are counted together. A code's label is its short title (the
+    smallest, when its incidents carry different ones), else the code itself.
+    """
+    groups: dict[str, dict[tuple[str, str], _Tally]] = {"code": {}, "source": {}, "container": {}}
+    days = {d: Counter[str]() for d in _days(start, end)}
+    shorts: dict[str, set[str]] = {}
+    for key, n in counts.items():
+        if key[0] == "day":
+            if n and date.fromisoformat(key[1]) in days:
+                days[date.fromisoformat(key[1])][key[2]] += n
+        elif key[0] == "short":
+            if n > 0 and clean(key[2]):
+                shorts.setdefault(key[1], set()).add(clean(key[2]))
+        else:
+            source, name = (key[1], clean(key[2])) if key[0] == "container" else ("", key[1])
+            tally_ = groups[key[0]].setdefault((source, name), _Tally(name, "", source))
+            setattr(tally_, key[-1], getattr(tally_, key[-1]) + n)
+    for kind, found in groups.items():
+        for (source, name), t in found.items():
+            t.source = source if kind != "code" else ""
+            t.label = _label(kind, name, source, shorts)
+    codes, sources = _ranked(groups["code"]), _ranked(groups["source"])
     return Stats(
         start=start,
         end=end,
-        incidents=len(views),
-        open=sum(v.state == "open" for v in views),
-        resolved=sum(v.state != "open" for v in views),
-        failures=sum(sum(c.values()) for c in per_day.values()),
-        days=tuple(DayCount(d, dict(per_day[d].most_common())) for d in days),
-        codes=_ranked(by["code"]),
-        sources=_ranked(by["source"]),
-        containers=_ranked(by["container"])[:TOP_CONTAINERS],
-        resolve=resolve_stats(
-            [max(0.0, (v.resolved_at - v.first_seen).total_seconds()) for v in views if v.resolved_at]
+        incidents=sum(g.incidents for g in codes),
+        open=sum(g.open for g in codes),
+        resolved=sum(g.incidents - g.open for g in codes),
+        failures=sum(sum(c.values()) for c in days.values()),
+        days=tuple(
+            DayCount(d, dict(sorted(((k, v) for k, v in c.items() if v), key=lambda kv: (-kv[1], kv[0]))))
+            for d, c in days.items()
         ),
+        codes=codes,
+        sources=sources,
+        containers=_ranked(groups["container"])[:TOP_CONTAINERS],
+        resolve=resolve_stats(seconds),
     )
+
+
+def _label(kind: str, name: str, source: str, shorts: Mapping[str, set[str]]) -> str:
+    if kind == "code":
+        return min(shorts.get(name, ()), default=name)
+    if kind == "source":
+        return SOURCE_LABEL.get(name, name)
+    return f"{name} ({CONTAINER_KIND.get(source, 'workspace')})"
 
 
 def resolve_stats(seconds: Sequence[float]) -> ResolveStats:
@@ -210,14 +201,13 @@ class _Tally:
         self.incidents = 0
         self.open = 0
 
-    def add(self, failures: int, is_open: bool) -> None:
-        self.failures += failures
-        self.incidents += 1
-        self.open += is_open
 
-
-def _ranked(tallies: Mapping[str, _Tally]) -> tuple[GroupCount, ...]:
-    rows = [GroupCount(t.name, t.label, t.source, t.failures, t.incidents, t.open) for t in tallies.values()]
+def _ranked(tallies: Mapping[tuple[str, str], _Tally]) -> tuple[GroupCount, ...]:
+    rows = [
+        GroupCount(t.name, t.label, t.source, t.failures, t.incidents, t.open)
+        for t in tallies.values()
+        if t.incidents > 0
+    ]
     return tuple(sorted(rows, key=lambda g: (-g.failures, -g.incidents, g.name, g.source)))
 
 

@@ -14,6 +14,7 @@ from enricher.notification import Notification
 from enricher.routing import Silence
 from enricher.signin import Lookup
 from enricher.store.queries import IncidentFilter, IncidentRow
+from enricher.store.tallies import Tally
 
 OutboxState = Literal["pending", "delivered", "dead"]
 #: How long a resolved incident stays in the book (reopening within this keeps its history).
@@ -121,6 +122,11 @@ class Store(Protocol):
     def incident_rows(self, f: IncidentFilter) -> list[IncidentRow]: ...
     def failure_events(self, f: IncidentFilter) -> dict[str, list[datetime]]:
         """Incident id -> when each of its failures was recorded, for the incidents matching ``f``."""
+        ...
+
+    def stat_tally(self, f: IncidentFilter, end: datetime) -> tuple[Tally, list[float]]:
+        """The dashboard's numbers (``enricher.store.tallies``) of the incidents matching ``f``, with
+        failures counted from ``f.since`` to ``end``, and the resolve times of those resolved."""
         ...
 
     def events(self, incident_id: str) -> list[Event]: ...

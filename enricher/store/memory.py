@@ -30,6 +30,7 @@ from enricher.store.base import (
 )
 from enricher.store.queries import IncidentFilter, IncidentRow, list_key, matches, row_of
 from enricher.store.sqlite_signins import LookupState
+from enricher.store.tallies import Tally, exact_tally
 
 
 @dataclass
@@ -208,6 +209,9 @@ class MemoryStore:
             if e.kind == "failure" and e.incident_id in wanted:
                 found.setdefault(e.incident_id, []).append(e.at)
         return found
+
+    def stat_tally(self, f: IncidentFilter, end: datetime) -> tuple[Tally, list[float]]:
+        return exact_tally(self.incident_rows(f), self.failure_events(f), f.since, end)
 
     def events(self, incident_id: str) -> list[Event]:
         return [e for e in self._s.events if e.incident_id == incident_id]

@@ -29,6 +29,7 @@ from enricher.store.sqlite_dashboard import LIST_INDEX, WORKSPACE_KEYS, Dashboar
 from enricher.store.sqlite_incidents import INCIDENT_INDEXES, IncidentTables
 from enricher.store.sqlite_outbox import OutboxTable
 from enricher.store.sqlite_signins import SIGNIN_LOOKUPS, SigninTable
+from enricher.store.sqlite_stats import STAT_TABLES, StatTables
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -77,10 +78,12 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 8: the sign-in look-up queue
     SIGNIN_LOOKUPS,
+    # 9: the dashboard's numbers kept summed (filled from the existing incidents when applied)
+    STAT_TABLES,
 )
 
 
-class SQLiteStore(OutboxTable, IncidentTables, DashboardQueries, SigninTable):
+class SQLiteStore(OutboxTable, IncidentTables, DashboardQueries, SigninTable, StatTables):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
@@ -107,8 +110,10 @@ class SQLiteStore(OutboxTable, IncidentTables, DashboardQueries, SigninTable):
             )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction():
-                for statement in filter(str.strip, script.split(";")):
+                for statement in _statements(script):
                     self._db.execute(statement)
+                if script is STAT_TABLES:
+                    self._stat_rebuild()
                 self._db.execute(f"PRAGMA user_version = {number}")
 
     @contextmanager
@@ -205,10 +210,13 @@ class SQLiteStore(OutboxTable, IncidentTables, DashboardQueries, SigninTable):
         return [Event(i, datetime.fromisoformat(at), k, d) for i, at, k, d in rows.fetchall()]
 
     def add_event(self, incident_id: str, at: datetime, kind: str, detail: str = "") -> None:
-        self._run(
-            "INSERT INTO incident_events (incident_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-            (incident_id, at.isoformat(), kind, detail),
-        )
+        with self.transaction():
+            self._run(
+                "INSERT INTO incident_events (incident_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                (incident_id, at.isoformat(), kind, detail),
+            )
+            if kind == "failure":
+                self._stat_refresh_id(incident_id)  # a failure moves the incident's days
 
     # -- silences --------------------------------------------------------------------------------
 
@@ -239,3 +247,14 @@ class SQLiteStore(OutboxTable, IncidentTables, DashboardQueries, SigninTable):
     def last_beat(self, name: str) -> tuple[datetime, str] | None:
         row = self._run("SELECT at, detail FROM heartbeat WHERE name = ?", (name,)).fetchone()
         return (datetime.fromisoformat(row[0]), row[1]) if row else None
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of a migration (a trigger's body holds semicolons of its own)."""
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""

@@ -8,7 +8,7 @@ this item" is an index lookup; ``pending`` is one row per fingerprint, indexed b
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
@@ -45,6 +45,8 @@ class IncidentTables:
     """Mixed into ``SQLiteStore``, which provides the connection, ``_run`` and ``transaction``."""
 
     _db: sqlite3.Connection
+    #: ``StatTables``: keeps the dashboard's sums in step with each saved incident.
+    _stat_refresh: Callable[[Incident], None]
 
     def _run(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Cursor:
         raise NotImplementedError
@@ -160,6 +162,7 @@ class IncidentTables:
                 for key, item in zip(inc.item_keys, inc.items, strict=False)
             ],
         )
+        self._stat_refresh(inc)
 
     def open_counts(self) -> dict[str, int]:
         rows = self._run("SELECT severity, COUNT(*) FROM incidents WHERE state = 'open' GROUP BY severity")

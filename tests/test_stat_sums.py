@@ -1,0 +1,150 @@
+"""The SQLite store's summed dashboard numbers equal a plain count of the same incidents.
+
+The SQLite store keeps ``/api/stats`` summed per day and group (``enricher.store.sqlite_stats``)
+and counts a few incidents exactly at the range's edges; the in-memory store counts every
+incident from its rows (``tallies.exact_tally``). Random incidents (several workspaces, resolved
+ones, failures on many days, a last failure after "now", a severity the knowledge base does not
+know), saved and changed again, must give both stores the same numbers for every filter and range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from enricher.incidents import Book, Incident
+from enricher.notification import ItemRef
+from enricher.store import MemoryStore, SQLiteStore, Store
+from enricher.store.queries import IncidentFilter
+from enricher.store.tallies import Tally
+
+NOW = datetime(2025, 4, 2, 9, 17, 30, tzinfo=UTC)
+WORKSPACES = ("Finance", "Sales EMEA", "Ökonomie", "")
+CODES = ("53003", "7000222", "50076")
+SHORTS = {"53003": "Blocked by Conditional Access", "7000222": "Client secret expired", "50076": ""}
+
+
+def incident(rng: random.Random, n: int) -> tuple[Incident, list[datetime]]:
+    """An incident and the times its failures were recorded (fewer events than failures at times)."""
+    first = NOW - timedelta(minutes=rng.randrange(0, 12 * 24 * 60))
+    last = min(first + timedelta(minutes=rng.randrange(0, 4 * 24 * 60)), NOW + timedelta(hours=2))
+    count = rng.randrange(1, 6)
+    recorded = sorted(first + (last - first) * rng.random() for _ in range(rng.randrange(0, count + 2)))
+    resolved = rng.random() < 0.4
+    spaces = rng.sample(WORKSPACES, rng.randrange(1, 3))
+    code = CODES[n % 3]
+    inc = Incident(
+        id=f"inc{n}",
+        fingerprint=f"fp{n}",
+        state="resolved" if resolved else "open",
+        code=code,
+        severity=rng.choice(("critical", "high", "medium", "odd")),
+        tenant="contoso",
+        source=rng.choice(("powerbi", "adf")),
+        items=tuple(ItemRef("powerbi", w, f"item{n}-{i}", "dataset") for i, w in enumerate(spaces)),
+        item_keys=tuple(f"key{n}-{i}" for i in range(len(spaces))),
+        first_seen=first,
+        last_seen=last,
+        last_failure_at=last,
+        count=count,
+        content={"short": SHORTS[code]},
+        labels={},
+        resolved_at=last + timedelta(minutes=rng.randrange(1, 3000)) if resolved else None,
+    )
+    return inc, recorded
+
+
+def fill(store: Store, seed: int, size: int) -> None:
+    rng = random.Random(seed)
+    made = [incident(rng, n) for n in range(size)]
+    for inc, recorded in made:
+        for at in recorded[: len(recorded) // 2]:
+            store.add_event(inc.id, at, "failure")
+    store.save_book(
+        Book(incidents={i.fingerprint: i for i, _ in made}, touched={i.fingerprint for i, _ in made}), NOW
+    )
+    # the rest of the events after the save; then a third of the incidents change again
+    for inc, recorded in made:
+        for at in recorded[len(recorded) // 2 :]:
+            store.add_event(inc.id, at, "failure")
+    changed = {}
+    for inc, _ in made[::3]:
+        later = inc.last_seen + timedelta(hours=rng.randrange(1, 30))
+        store.add_event(inc.id, later, "failure")
+        changed[inc.fingerprint] = dataclasses.replace(
+            inc, state="open", resolved_at=None, last_seen=later, count=inc.count + 1
+        )
+    store.save_book(Book(incidents=changed, touched=set(changed)), NOW)
+
+
+def plain(counts: Tally) -> dict[tuple[str, ...], int]:
+    return {k: v for k, v in counts.items() if v}
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MemoryStore, SQLiteStore]]:
+    memory, sqlite = MemoryStore(), SQLiteStore(tmp_path_factory.mktemp("sums") / "state.db")
+    fill(memory, 7, 400)
+    fill(sqlite, 7, 400)
+    yield memory, sqlite
+    sqlite.close()
+
+
+SPANS = [timedelta(days=7), timedelta(days=1), timedelta(hours=5), timedelta(days=30), timedelta(minutes=1)]
+FILTERS = [
+    {},
+    {"sources": ("adf",)},
+    {"codes": ("53003", "50076")},
+    {"severities": ("info", "high")},
+    {"workspaces": ("sales emea",)},
+    {"sources": ("powerbi",), "severities": ("critical",), "codes": ("7000222",)},
+]
+
+
+@pytest.mark.parametrize("span", SPANS, ids=str)
+@pytest.mark.parametrize("filters", FILTERS, ids=str)
+def test_sums_equal_a_plain_count(
+    stores: tuple[MemoryStore, SQLiteStore], span: timedelta, filters: dict[str, tuple[str, ...]]
+) -> None:
+    """Same numbers and resolve times from both stores, for every filter and range."""
+    memory, sqlite = stores
+    f = IncidentFilter(NOW - span, **filters)
+    want, want_seconds = memory.stat_tally(f, NOW)
+    got, got_seconds = sqlite.stat_tally(f, NOW)
+    assert plain(got) == plain(want)
+    assert sorted(got_seconds) == sorted(want_seconds)
+
+
+def test_the_edges_are_exercised(stores: tuple[MemoryStore, SQLiteStore]) -> None:
+    """The random book has what the sums must get right: failures cut by the range's start, a last
+    failure after now, resolved incidents last seen on the range's first day."""
+    memory, _ = stores
+    rows = memory.incident_rows(IncidentFilter(NOW - timedelta(days=400)))
+    start = NOW - timedelta(days=7)
+    assert any(r.last_seen > NOW for r in rows)
+    assert any(r.state == "resolved" and r.last_seen.date() == start.date() for r in rows)
+    assert any(r.first_seen.date() == start.date() and r.first_seen < start for r in rows)
+    assert sum(len(r.workspaces) > 1 for r in rows) > 10
+
+
+def test_an_older_store_is_summed_when_it_upgrades(tmp_path: Path) -> None:
+    """Opening a store written before the sums existed fills them from its incidents."""
+    path = tmp_path / "state.db"
+    store = SQLiteStore(path)
+    fill(store, 3, 60)
+    f = IncidentFilter(NOW - timedelta(days=7))
+    before = plain(store.stat_tally(f, NOW)[0])
+    version = store.schema_version
+    store._db.executescript(
+        f"DROP TABLE stat_rows; DROP TABLE stat_cells; PRAGMA user_version = {version - 1};"
+    )  # the schema before the sums (they are the last migration)
+    store.close()
+    reopened = SQLiteStore(path)
+    assert reopened.schema_version == version
+    assert plain(reopened.stat_tally(f, NOW)[0]) == before and before
+    reopened.close()
