@@ -27,20 +27,53 @@ from pydantic import (
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, None: 1}
+#: The longest duration any setting takes. Longer values are mistakes (``1e300``, ``.inf``) that
+#: would overflow a timedelta or make a wait that never ends.
+MAX_DURATION = timedelta(days=366)
 
 
 def parse_duration(value: Any) -> Any:
+    """Seconds or ``30s``/``5m``/``4h``/``1d``, from zero to 366 days: a negative interval made the
+    scheduler spin on one core, and ``1e300`` or ``.inf`` overflowed with a traceback."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration (e.g. 30s, 5m, 4h, 1d)")
     if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         m = _DURATION.match(value)
         if not m:
             raise ValueError(f"{value!r} is not a duration (e.g. 30s, 5m, 4h, 1d)")
-        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        return value
+    if not 0 <= seconds <= MAX_DURATION.total_seconds():  # also false for NaN
+        raise ValueError(f"{value!r} is out of range: give 0 to {MAX_DURATION.days} days")
+    return timedelta(seconds=seconds)
+
+
+def check_positive(value: timedelta) -> timedelta:
+    """An interval or a timeout of zero would run its job in a tight loop (or never wait at all)."""
+    if value <= timedelta(0):
+        raise ValueError("must be more than 0 (e.g. 30s, 5m)")
     return value
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+#: A period something runs on, or a timeout: more than zero.
+Interval = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(check_positive)]
+#: Sends per second (or minute) to one destination: positive and finite (0 would never send).
+Rate = Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def check_not_empty(value: SecretStr | None) -> SecretStr | None:
+    """An empty credential (``${T:-}`` with T unset) would leave what it protects open."""
+    if value is not None and not value.get_secret_value().strip():
+        raise ValueError("is empty; set a value or leave the setting out")
+    return value
+
+
+Credential = Annotated[SecretStr, AfterValidator(check_not_empty)]
 
 
 def check_pattern(pattern: str) -> str:
@@ -116,7 +149,7 @@ class SourceBase(Strict):
     #: Names this source within its tenant (defaults to its type): the cursor, heartbeat, logs and
     #: metrics are keyed by it, so two sources of one type need two names.
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    interval: Duration = timedelta(minutes=5)
+    interval: Interval = timedelta(minutes=5)
     enabled: bool = True
 
     @property
@@ -130,14 +163,14 @@ class PowerBISource(SourceBase):
     workspaces: NameFilterConfig = NameFilterConfig()
     dataflows: bool = True
     history_top: int = Field(default=10, ge=1, le=60)
-    discovery_interval: Duration = timedelta(hours=1)
+    discovery_interval: Interval = timedelta(hours=1)
 
 
 class FabricSource(SourceBase):
     type: Literal["fabric"]
     workspaces: NameFilterConfig = NameFilterConfig()
     item_types: tuple[str, ...] = ("DataPipeline", "Notebook", "SparkJobDefinition", "Dataflow", "CopyJob")
-    discovery_interval: Duration = timedelta(hours=1)
+    discovery_interval: Interval = timedelta(hours=1)
 
 
 class FactoryConfig(Strict):
@@ -153,7 +186,7 @@ class ADFSource(SourceBase):
     names: NameFilterConfig = NameFilterConfig()
     overlap: Duration = timedelta(minutes=10)
     lookback: Duration = timedelta(hours=24)
-    discovery_interval: Duration = timedelta(hours=1)
+    discovery_interval: Interval = timedelta(hours=1)
 
 
 class SynapseWorkspaceConfig(Strict):
@@ -280,7 +313,7 @@ class SinkBase(Strict):
     send_resolved: bool = True
     #: A Jinja2 template file (relative to the config file) replacing the built-in rendering.
     template: str | None = None
-    timeout: Duration = timedelta(seconds=15)
+    timeout: Interval = timedelta(seconds=15)
 
 
 class ConsoleSinkConfig(SinkBase):
@@ -297,7 +330,7 @@ class JsonlSinkConfig(SinkBase):
 class SlackSinkConfig(SinkBase):
     type: Literal["slack"]
     webhook_url: SecretStr
-    rate_per_second: float = 1.0
+    rate_per_second: Rate = 1.0
     #: Extra CA bundle (relative to the working directory) to trust for this destination (a TLS-inspecting proxy).
     ca_bundle: str | None = None
 
@@ -305,7 +338,7 @@ class SlackSinkConfig(SinkBase):
 class TeamsSinkConfig(SinkBase):
     type: Literal["teams"]
     webhook_url: SecretStr
-    rate_per_second: float = 2.0
+    rate_per_second: Rate = 2.0
     #: Extra CA bundle (relative to the working directory) to trust for this destination (a TLS-inspecting proxy).
     ca_bundle: str | None = None
 
@@ -314,7 +347,7 @@ class PagerDutySinkConfig(SinkBase):
     type: Literal["pagerduty"]
     routing_key: SecretStr
     url: str = "https://events.pagerduty.com/v2/enqueue"
-    rate_per_minute: float = 120.0
+    rate_per_minute: Rate = 120.0
     #: Extra CA bundle (relative to the working directory) to trust for this destination (a TLS-inspecting proxy).
     ca_bundle: str | None = None
 
@@ -326,7 +359,7 @@ class WebhookSinkConfig(SinkBase):
     secret: SecretStr | None = None
     cloudevents: bool = False
     headers: dict[str, SecretStr] = Field(default_factory=dict)
-    rate_per_second: float = 50.0
+    rate_per_second: Rate = 50.0
     #: Extra CA bundle (relative to the working directory) to trust for this destination (a TLS-inspecting proxy).
     ca_bundle: str | None = None
     #: CloudEvents ``source`` attribute (a URI-reference naming this producer).
@@ -336,14 +369,14 @@ class WebhookSinkConfig(SinkBase):
 class EmailSinkConfig(SinkBase):
     type: Literal["email"]
     host: str
-    port: int = 587
+    port: Port = 587
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str | None = None
     password: SecretStr | None = None
     sender: str
     recipients: tuple[str, ...] = Field(min_length=1)
     ca_bundle: str | None = None
-    rate_per_second: float = 2.0
+    rate_per_second: Rate = 2.0
 
 
 class OtelSinkConfig(SinkBase):
@@ -354,7 +387,7 @@ class OtelSinkConfig(SinkBase):
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     insecure: bool = False
     #: How often metrics are exported (logs go out with every notification).
-    metric_interval: Duration = timedelta(seconds=60)
+    metric_interval: Interval = timedelta(seconds=60)
 
 
 class AlertmanagerSinkConfig(SinkBase):
@@ -397,7 +430,7 @@ Label = Literal["tenant", "source", "container", "item", "code"]
 
 class FlappingConfig(Strict):
     changes: int = Field(default=4, ge=2)
-    window: Duration = timedelta(hours=1)
+    window: Interval = timedelta(hours=1)
 
 
 class IncidentConfig(Strict):
@@ -456,24 +489,26 @@ class MaintenanceWindow(Strict):
 
 
 class DeliveryConfig(Strict):
-    max_age: Duration = timedelta(hours=24)
+    max_age: Interval = timedelta(hours=24)
     base_delay: Duration = timedelta(seconds=2)
     max_delay: Duration = timedelta(minutes=10)
-    interval: Duration = timedelta(seconds=2)
+    interval: Interval = timedelta(seconds=2)
 
 
 class HealthConfig(Strict):
     listen: Annotated[str, AfterValidator(check_listen)] = "127.0.0.1:9464"
-    ready_after: Duration = timedelta(minutes=15)
+    ready_after: Interval = timedelta(minutes=15)
     basic_user: str | None = None
-    basic_password: SecretStr | None = None
-    bearer_token: SecretStr | None = None
+    basic_password: Credential | None = None
+    bearer_token: Credential | None = None
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> HealthConfig:
         """A user without a password (or the reverse) would silently leave the endpoints open."""
         if (self.basic_user is None) != (self.basic_password is None):
             raise ValueError("basic_user and basic_password go together")
+        if self.basic_user is not None and not self.basic_user.strip():
+            raise ValueError("basic_user: is empty; set a value or leave the setting out")
         return self
 
 

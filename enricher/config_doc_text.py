@@ -196,8 +196,14 @@ the APIs and destinations are only tried when the daemon runs: use `once` and `t
 
 - **Substitution** (in any string value, after YAML parsing): `${VAR}` (an environment variable,
   required), `${VAR:-default}`, `${file:/path}` (a file's content, trimmed: Kubernetes and Docker
-  secrets).
-- **Durations**: a number of seconds or `500ms`, `30s`, `5m`, `4h`, `1d`.
+  secrets), at most 64 KB.
+- **Durations**: a number of seconds or `500ms`, `30s`, `5m`, `4h`, `1d`, from 0 to 366 days;
+  intervals, timeouts, `delivery.max_age`, `health.ready_after` and `flapping.window` must be more
+  than 0. Rates (`rate_per_second`, `rate_per_minute`) must be more than 0 and finite, ports 1-65535.
+- **Bounds on the file**: at most 1 MB, and at most 100,000 values once YAML aliases are expanded
+  (a few hundred bytes of nested aliases can otherwise expand to billions).
+- **Credentials that protect something cannot be empty**: `health.bearer_token: "${T:-}"` with `T`
+  unset, an empty `basic_password` or `basic_user` is an error, not an open endpoint.
 - **Name filters and match values**: globs (`Finance*`) or regular expressions written `re:...`.
 - **Unknown keys are errors**, so a typo fails loudly instead of being ignored.
 - Secrets are never logged or shown by `check-config`.

@@ -23,20 +23,32 @@ from enricher.config import Config
 from enricher.errors import ConfigError
 
 _REF = re.compile(r"\$\{(file:)?([^}:]+?)(?::-([^}]*))?\}")
+#: A config file is a few KB; these caps keep a hostile or mistaken one from filling memory: the
+#: file itself, the values it expands to (YAML aliases can nest a 300-byte file into billions of
+#: values) and each ``${file:}`` secret (``${file:/dev/zero}`` never ends).
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_VALUES = 100_000
+MAX_SECRET_FILE_BYTES = 64 * 1024
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(_read_capped(path, MAX_CONFIG_BYTES, str(path)))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of settings")
+    if _count_values(raw, MAX_CONFIG_VALUES) > MAX_CONFIG_VALUES:
+        raise ConfigError(
+            f"{path}: expands to more than {MAX_CONFIG_VALUES:,} values (nested YAML aliases?); refused"
+        )
     data = _substitute(raw, environ if environ is not None else os.environ, ())
     try:
         return Config.model_validate(data)
@@ -56,7 +68,9 @@ def _substitute(value: Any, environ: Mapping[str, str], where: tuple[str | int, 
         is_file, name, default = m.group(1), m.group(2), m.group(3)
         if is_file:
             try:
-                return Path(name).read_text(encoding="utf-8").strip()
+                return _read_capped(
+                    Path(name), MAX_SECRET_FILE_BYTES, f"{dotted(where)}: secret file {name}"
+                ).strip()
             except OSError as exc:
                 raise ConfigError(f"{dotted(where)}: cannot read secret file {name}: {exc.strerror}") from exc
         if name in environ:
@@ -66,6 +80,33 @@ def _substitute(value: Any, environ: Mapping[str, str], where: tuple[str | int, 
         raise ConfigError(f"{dotted(where)}: environment variable {name} is not set")
 
     return _REF.sub(resolve, value)
+
+
+def _read_capped(path: Path, limit: int, what: str) -> str:
+    """The text of ``path``, refused (not read on) past ``limit`` bytes or when it is not UTF-8."""
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ConfigError(f"{what}: larger than {limit:,} bytes; refused")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _count_values(value: Any, limit: int) -> int:
+    """How many values ``value`` holds once aliases are expanded, counting no further than ``limit``
+    (a shared list is counted each time it appears, which is what every later step would walk)."""
+    count, stack = 0, [value]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
 
 
 def dotted(loc: tuple[str | int, ...]) -> str:
