@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ClientAuthenticationError
+from azure.core.pipeline.transport import RequestsTransport
 from azure.identity import (
     CertificateCredential,
     ClientSecretCredential,
@@ -28,7 +29,7 @@ from azure.identity import (
     WorkloadIdentityCredential,
 )
 
-from connectors.errors import AuthError
+from connectors.errors import AuthError, Stopped
 
 CredentialKind = Literal["client_secret", "certificate", "managed_identity", "workload_identity", "default"]
 _MICROSOFT_AUTHORITIES = {
@@ -61,13 +62,45 @@ class CredentialSpec:
         )
 
 
-def make_credential(spec: CredentialSpec) -> TokenCredential:
-    """The one place credentials are built."""
+class StoppableTransport(RequestsTransport):
+    """azure-identity's HTTP transport with a sleep that ends on shutdown and never lasts long.
+
+    azure-core's retry policy sleeps out a token endpoint's ``Retry-After`` with ``time.sleep``: a
+    ``429 Retry-After: 3600`` kept a poll thread (and so the process, after SIGTERM) asleep for an
+    hour. Here a wait longer than ``max_wait`` is not taken at all (the sign-in fails now and is
+    tried again next cycle), a shorter one waits on the ``stop`` event, and a stop raises
+    :class:`Stopped`. Connect and read timeouts are ours too (azure-core's default is 300 s each).
+    """
+
+    def __init__(self, stop: threading.Event, max_wait: float, **kwargs: Any) -> None:
+        kwargs.setdefault("connection_timeout", 10)
+        kwargs.setdefault("read_timeout", 30)
+        super().__init__(**kwargs)
+        self._stop = stop
+        self._max_wait = max_wait
+
+    def sleep(self, duration: float) -> None:
+        if self._stop.is_set():
+            raise Stopped("stopping")
+        if duration > self._max_wait:
+            raise ClientAuthenticationError(
+                message=f"the token endpoint asked to wait {duration:.0f} s before trying again "
+                "(HTTP 429 Retry-After); the sign-in is tried again next cycle"
+            )
+        if self._stop.wait(duration):
+            raise Stopped("stopping")
+
+
+def make_credential(
+    spec: CredentialSpec, *, stop: threading.Event | None = None, max_wait: float = 60.0
+) -> TokenCredential:
+    """The one place credentials are built. ``stop`` ends any wait of azure-identity's own retries."""
     common: dict[str, Any] = {"authority": spec.authority}
     if urlparse(spec.authority).hostname not in _MICROSOFT_AUTHORITIES:
         common["disable_instance_discovery"] = True  # a simulator or private authority has no discovery
-    if spec.verify:
-        common["connection_verify"] = spec.verify
+    verify: dict[str, Any] = {"connection_verify": spec.verify} if spec.verify else {}
+    common["transport"] = StoppableTransport(stop or threading.Event(), max_wait, **verify)
+    common.update(verify)
     if spec.kind == "client_secret":
         return ClientSecretCredential(
             spec.tenant_id, _need(spec.client_id), _need(spec.client_secret), **common
@@ -88,12 +121,12 @@ def make_credential(spec: CredentialSpec) -> TokenCredential:
             **common,
         )
     if spec.kind == "managed_identity":
-        extra: dict[str, Any] = {"connection_verify": spec.verify} if spec.verify else {}
-        return ManagedIdentityCredential(client_id=spec.client_id, **extra)
+        return ManagedIdentityCredential(client_id=spec.client_id, transport=common["transport"], **verify)
     return DefaultAzureCredential(
         authority=spec.authority,
         managed_identity_client_id=spec.client_id,
         exclude_interactive_browser_credential=True,
+        transport=common["transport"],
     )
 
 
@@ -131,9 +164,20 @@ class TokenProvider:
                     return self._credential.get_token(scope).token
             return self._credential.get_token(scope).token
         except (ClientAuthenticationError, CredentialUnavailableError) as exc:
+            if _stopped(exc):  # azure-identity wraps what our transport raised on stop
+                raise Stopped("stopping") from None
             raise AuthError(scope, _entra_text(exc)) from exc
         except ValueError as exc:  # azure-identity's own validation (e.g. a malformed tenant id)
             raise AuthError(scope, str(exc)) from exc
+
+
+def _stopped(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, Stopped):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _entra_text(exc: Exception) -> str:

@@ -4,6 +4,10 @@ small tree; the daemon translates these into its own errors at the seam.
     ConnectorError
     ├── ApiError     an API answered with an error (after retries), or with a body we cannot parse
     └── AuthError    azure-identity could not get a token; ``message`` is Entra's text (AADSTS...)
+
+    Stopped          the daemon is stopping: a wait or request was cut short (not a ConnectorError,
+                     so no connector reports it as a problem of an item: the whole poll is dropped
+                     and, its cursor untouched, redone at the next start)
 """
 
 from __future__ import annotations
@@ -38,3 +42,7 @@ class AuthError(ConnectorError):
         super().__init__(f"sign-in for {scope} failed: {message}")
         self.scope = scope
         self.message = message
+
+
+class Stopped(Exception):  # noqa: N818 - an event, not a failure
+    """Raised by a network wait that the daemon's stop event ended."""

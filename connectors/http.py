@@ -5,10 +5,15 @@ Retry policy is data plus one pure function (:func:`next_delay`). A 429 or 503 w
 workers do not keep hammering a throttled API. A wait longer than ``max_wait`` is not slept
 through inside a poll: the request fails as retryable and the item is polled again next cycle.
 A 401 (and Power BI's 403 ``TokenExpired``) gets exactly one retry with a freshly issued token.
-Paging links are followed only on the host that served the first page, so a token never leaves it.
+Paging links are followed only on the host and scheme that served the first page, so a token
+never leaves it, and a token is never sent over plain ``http`` (unless ``allow_http`` names the
+host: loopback test servers).
 
 Nothing an API sends can hold a poll forever or fill memory: every request has a connect and a
-read timeout, and one request with all its retries has an overall ``deadline``; a body larger
+read timeout, and one request with all its retries has an overall ``deadline``, which a
+:class:`~connectors.watchdog.Watchdog` enforces by cutting the connection (a host trickling one
+byte at a time never trips a read timeout). The same watchdog cuts every request in flight when
+the ``stop`` event is set, and a request that finds ``stop`` set raises :class:`Stopped`; a body larger
 than ``max_bytes`` is refused while it streams in; paging stops at ``max_pages`` pages and at a
 link (or a ``$skip`` page) seen before. Each of these is an ApiError with its own ``kind``, so the
 connector reports it for that item and goes on with the others.
@@ -31,7 +36,8 @@ from urllib.parse import urlparse
 import requests
 
 from connectors.auth import TokenProvider
-from connectors.errors import ApiError
+from connectors.errors import ApiError, Stopped
+from connectors.watchdog import Watchdog, watched_adapter
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 _CLAIMS = re.compile(r'claims="([^"]+)"')
@@ -91,15 +97,22 @@ class AzureHttp:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         seed: int | None = None,
+        stop: threading.Event | None = None,
+        allow_http: frozenset[str] = frozenset(),
     ) -> None:
         self.tokens = tokens
         self.verify = verify
         self.policy = policy
         self.requests: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
+        self.stop = stop or threading.Event()
+        #: Hosts (``host:port``) that may be called over plain http: loopback servers in tests only.
+        self.allow_http = allow_http
+        self.watchdog = Watchdog(self.stop, clock)
         self._session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=max(per_host, 10))
+        adapter = watched_adapter(self.watchdog, pool_connections=8, pool_maxsize=max(per_host, 10))
         self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
         self._per_host = per_host
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._not_before: dict[str, float] = {}
@@ -129,8 +142,8 @@ class AzureHttp:
         params: dict[str, Any] | None = None,
         body: Any = None,
     ) -> Any:
-        """The parsed JSON body (None for an empty one). Raises ApiError or AuthError."""
-        host = urlparse(url).netloc
+        """The parsed JSON body (None for an empty one). Raises ApiError, AuthError or Stopped."""
+        host = self._checked_host(api, url)
         refreshed = False
         claims: str | None = None
         last, kind = "no attempt made", "error"
@@ -138,10 +151,12 @@ class AzureHttp:
         deadline = self._clock() + self.policy.deadline
         while attempt < self.policy.attempts and self._clock() < deadline:
             self._wait_for_host(host)
-            token = self.tokens.token(scope, fresh=refreshed, claims=claims)
+            token = self._token(scope, refreshed, claims)
             try:
-                response = self._send(api, host, method, url, token, params, body)
+                response = self._send(api, host, method, url, token, params, body, deadline)
             except requests.RequestException as exc:
+                if self.stop.is_set():
+                    raise Stopped(f"{method} {urlparse(url).path} cut short: stopping") from None
                 last, kind = _transport_problem(exc)
                 self._pause(next_delay(attempt, None, self.policy, self._rng), deadline)
                 attempt += 1
@@ -186,14 +201,38 @@ class AzureHttp:
 
     def _pause(self, seconds: float, deadline: float) -> None:
         self._sleep(max(0.0, min(seconds, deadline - self._clock())))
+        if self.stop.is_set():
+            raise Stopped("stopping")
+
+    def _token(self, scope: str, refreshed: bool, claims: str | None) -> str:
+        if self.stop.is_set():
+            raise Stopped("stopping")
+        return self.tokens.token(scope, fresh=refreshed, claims=claims)
+
+    def _checked_host(self, api: str, url: str) -> str:
+        """``host:port`` of ``url``, which must be https (or http to a host in ``allow_http``)."""
+        parts = urlparse(url)
+        if parts.scheme != "https" and not (parts.scheme == "http" and parts.netloc in self.allow_http):
+            raise ApiError(
+                api, f"refusing to send a token over {parts.scheme or 'no scheme'}://", kind="insecure_link"
+            )
+        return parts.netloc
 
     def _send(
-        self, api: str, host: str, method: str, url: str, token: str, params: dict[str, Any] | None, body: Any
+        self,
+        api: str,
+        host: str,
+        method: str,
+        url: str,
+        token: str,
+        params: dict[str, Any] | None,
+        body: Any,
+        deadline: float,
     ) -> requests.Response:
         with self._lock:
             slot = self._slots.setdefault(host, threading.BoundedSemaphore(self._per_host))
             self.requests[api] += 1
-        with slot:
+        with slot, self.watchdog.guard(min(deadline, self._clock() + self.policy.deadline)):
             response = self._session.request(
                 method,
                 url,
@@ -206,8 +245,7 @@ class AzureHttp:
                 stream=True,
             )
             with response:
-                until = self._clock() + self.policy.deadline
-                response._content = _read_capped(response, self.policy.max_bytes, until, self._clock)
+                response._content = _read_capped(response, self.policy.max_bytes, deadline, self._clock)
             return response
 
     def _block_host(self, host: str, seconds: float) -> None:
@@ -223,6 +261,8 @@ class AzureHttp:
             raise ApiError(host, f"throttled for another {remaining:.0f} s", status=429, retryable=True)
         if remaining > 0:
             self._sleep(remaining)
+            if self.stop.is_set():
+                raise Stopped("stopping")
 
     # -- paging -----------------------------------------------------------------------------------
 
@@ -230,7 +270,7 @@ class AzureHttp:
         self, api: str, url: str, scope: str, params: dict[str, Any] | None, link_key: str
     ) -> Iterator[Any]:
         """Pages that link to the next page by absolute URL (``@odata.nextLink``, ``nextLink``, ``continuationUri``)."""
-        host = urlparse(url).netloc
+        first = urlparse(url)
         page = self.get(api, url, scope, params)
         seen: set[str] = set()
         while True:
@@ -238,11 +278,18 @@ class AzureHttp:
             link = page.get(link_key) if isinstance(page, dict) else None
             if not link:
                 return
-            if urlparse(str(link)).netloc != host:
+            there = urlparse(str(link))
+            if there.netloc != first.netloc:
                 raise ApiError(
                     api,
-                    f"refusing to follow a paging link to another host: {urlparse(str(link)).netloc}",
+                    f"refusing to follow a paging link to another host: {there.netloc}",
                     kind="foreign_link",
+                )
+            if there.scheme != first.scheme:
+                raise ApiError(
+                    api,
+                    f"refusing to follow a paging link from {first.scheme} to {there.scheme}",
+                    kind="insecure_link",
                 )
             self._check_paging(api, url, str(link), seen)
             page = self.get(api, str(link), scope)

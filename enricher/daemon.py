@@ -23,6 +23,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from connectors.errors import Stopped
 from enricher import config as cfg
 from enricher import logs
 from enricher.delivery import Deliverer, DeliveryReport
@@ -66,7 +67,7 @@ class Service:
         self._requests_counted: dict[tuple[str, str], int] = {}
         self._requests_lock = threading.Lock()  # source jobs poll in parallel threads
         self.store = store or SQLiteStore(state_db(config))
-        self.tenants = [build_tenant(t, self._sleep) for t in config.tenants]
+        self.tenants = [build_tenant(t, self._sleep, stop=self.stop) for t in config.tenants]
         self.jobs: list[SourceJob] = [job for t in self.tenants for job in t.jobs]
         if sinks is None:
             from enricher.sinks.registry import build_sinks  # imports every sink's dependencies
@@ -104,7 +105,11 @@ class Service:
         return report, self.deliverer.deliver_due()
 
     def poll(self, job: SourceJob) -> None:
-        report = self.pipeline.poll(job, self.clock())
+        try:
+            report = self.pipeline.poll(job, self.clock())
+        except Stopped:  # nothing of this poll was stored: the next start polls again
+            log.info("poll cut short by stop", extra={"source": job.name})
+            return
         self._count_requests()
         log.info(
             "polled",

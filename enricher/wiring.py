@@ -6,6 +6,7 @@ sink registry; nothing below this module reads the config object.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -76,7 +77,13 @@ def credential_spec(
     )
 
 
-def build_tenant(tenant: cfg.TenantConfig, sleep: Callable[[float], None], workers: int = 8) -> Tenant:
+def build_tenant(
+    tenant: cfg.TenantConfig,
+    sleep: Callable[[float], None],
+    workers: int = 8,
+    stop: threading.Event | None = None,
+) -> Tenant:
+    """The tenant's HTTP client, credential and connectors; ``stop`` ends every network wait."""
     endpoints = endpoints_of(tenant)
     try:
         verify = verify_for(tenant.ca_bundle, tenant.ca_bundle_mode)
@@ -84,8 +91,11 @@ def build_tenant(tenant: cfg.TenantConfig, sleep: Callable[[float], None], worke
         raise ConfigError(
             f"tenants[name={tenant.name}].ca_bundle: cannot use {tenant.ca_bundle} ({exc.filename or tenant.ca_bundle}: {exc.strerror or exc})"
         ) from exc
-    tokens = TokenProvider(make_credential(credential_spec(tenant, endpoints, verify)))
-    http = AzureHttp(tokens, verify=verify, policy=RetryPolicy(), per_host=workers, sleep=sleep)
+    policy = RetryPolicy()
+    tokens = TokenProvider(
+        make_credential(credential_spec(tenant, endpoints, verify), stop=stop, max_wait=policy.max_wait)
+    )
+    http = AzureHttp(tokens, verify=verify, policy=policy, per_host=workers, sleep=sleep, stop=stop)
     identity = Identity(tenant.name, tenant.tenant_id, tenant.credential.client_id or "managed-identity")
     jobs = [
         SourceJob(

@@ -91,7 +91,39 @@ def _service(path: str):  # type: ignore[no-untyped-def]
 def cmd_run(args: argparse.Namespace) -> int:
     from enricher.daemon import Daemon
 
-    return Daemon(_service(args.config), Path(args.config).resolve()).run()
+    code = Daemon(_service(args.config), Path(args.config).resolve()).run()
+    _exit_without_stragglers(code, grace=2.0)
+    return code
+
+
+def _exit_without_stragglers(code: int, grace: float) -> None:
+    """Exit now if a worker thread is still busy ``grace`` seconds after the daemon stopped.
+
+    Every network wait ends on stop (the HTTP watchdog, the token transport, ``event.wait``), so
+    this is the last line, not the mechanism: a peer that defeats all of them must not keep the
+    process alive, because Python joins pool threads at exit and ``docker stop`` would end in a
+    kill. Nothing is lost by leaving: each poll and each delivery mark is its own transaction.
+    """
+    import logging
+    import threading
+    import time
+
+    deadline = time.monotonic() + grace
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    busy = [
+        t.name
+        for t in threading.enumerate()
+        if t.is_alive() and not t.daemon and t is not threading.main_thread()
+    ]
+    if busy:
+        logging.getLogger("aadsts_enricher.daemon").warning(
+            "exiting with threads still busy after the stop", extra={"threads": busy}
+        )
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(code)
 
 
 def cmd_once(args: argparse.Namespace) -> int:
