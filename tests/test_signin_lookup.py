@@ -19,6 +19,7 @@ from connectors.simulator import Simulator
 from connectors.simulator.scenario import Scenario
 from enricher import config as cfg
 from enricher.daemon import Service
+from enricher.dashboard.view import incident_json, incident_view
 from enricher.demo import demo_config_data, run_demo
 from enricher.notification import Notification
 from enricher.store import MemoryStore, SQLiteStore, Store
@@ -76,6 +77,15 @@ class TestCauseFound:
         assert signin["url"].startswith("https://entra.microsoft.com/")
         assert POLICY in alert.cause
         assert any(f'the policy "{POLICY}"' in f.step for f in alert.fixes)
+        svc.close()
+
+    def test_the_dashboard_api_carries_it(self, sim: Simulator, tmp_path: Path) -> None:
+        """``/api/incidents`` JSON: the 53003 incident has the same ``signin``; others ``null``."""
+        svc = service(sim, tmp_path, MemorySink("console"))
+        svc.cycle()
+        listed = {i.code: incident_json(incident_view(i)) for i in svc.store.incidents()}
+        assert [p["name"] for p in listed["53003"]["signin"]["policies"]] == [POLICY]
+        assert listed["7000222"]["signin"] is None
         svc.close()
 
     def test_codes_about_the_app_are_not_looked_up(self, sim: Simulator, tmp_path: Path) -> None:

@@ -88,6 +88,8 @@ class IncidentView:
     links: tuple[LinkView, ...]
     excerpt: str
     flapping: bool
+    #: the sign-in event found behind the failure (enricher.signin_lookup.payload_of), if any
+    signin: dict[str, Any] | None = None
 
     @property
     def workspaces(self) -> tuple[str, ...]:
@@ -147,6 +149,7 @@ def incident_view(inc: Incident) -> IncidentView:
         ),
         excerpt=_text(c.get("excerpt")),
         flapping=inc.flapping,
+        signin=inc.signin,
     )
 
 
@@ -201,6 +204,7 @@ def incident_json(view: IncidentView) -> dict[str, Any]:
         "links": [{"label": link.label, "url": link.url} for link in view.links],
         "excerpt": view.excerpt,
         "flapping": view.flapping,
+        "signin": view.signin,
     }
 
 
