@@ -140,7 +140,7 @@ class TestKbAndVersion:
     def test_stats(self, capsys: pytest.CaptureFixture[str]) -> None:
         code, out = run_cli(capsys, "kb", "stats", "--json")
         data = json.loads(out)
-        assert code == 0 and data["coverage_percent"] == 100.0 and data["rich"] == 40
+        assert code == 0 and data["coverage_percent"] == 100.0 and data["rich"] >= 40
         assert data["official"] == 345 and data["observed"] > 0
         kb = load_knowledge()
         assert data["with_product_notes"] == sum(bool(e.contexts) for e in kb) > data["rich"]
