@@ -17,7 +17,8 @@ from types import MappingProxyType
 
 
 class Source(StrEnum):
-    """Where a run record came from. ``self`` is the daemon's own sign-in to an API."""
+    """Where a run record came from. ``self`` is the daemon's own sign-in to an API; ``pushed`` an
+    alert another system pushed to us that names none of the sources above."""
 
     POWERBI = "powerbi"
     POWERBI_DATAFLOW = "powerbi_dataflow"
@@ -25,6 +26,7 @@ class Source(StrEnum):
     ADF = "adf"
     SYNAPSE = "synapse"
     SELF = "self"
+    PUSHED = "pushed"
 
 
 class RunStatus(StrEnum):

@@ -512,6 +512,26 @@ class HealthConfig(Strict):
         return self
 
 
+class IngestConfig(Strict):
+    """``POST /api/v1/ingest/{azure-monitor|alertmanager|grafana}`` on the health port: alerts other
+    systems push. Those with an AADSTS code become failures like polled ones; the rest are counted
+    (``aadsts_enricher_ingested_total{outcome="other"}``) and dropped."""
+
+    enabled: bool = False
+    #: The tenant an alert belongs to when nothing in it (a ``tenant`` label, an ADF subscription
+    #: or Synapse workspace of a configured source) names one; empty: the first tenant.
+    tenant: str | None = None
+    #: Accepted as ``?token=`` for senders that cannot set an ``Authorization`` header (Azure
+    #: Monitor action group webhooks); the header (``health`` credentials) works as well.
+    token: SecretStr | None = None
+    #: Largest request body in bytes (Azure Monitor caps a common-schema alert at 256 KB).
+    max_body: int = Field(default=1_048_576, ge=1024)
+    #: Sustained requests per second; beyond it (and a burst of ``burst``) we answer 503 with
+    #: Retry-After, which Alertmanager, Grafana and Azure Monitor all retry.
+    rate_per_second: float = Field(default=50.0, gt=0)
+    burst: int = Field(default=200, ge=1)
+
+
 class StateConfig(Strict):
     path: str = "./.data"
 
@@ -531,6 +551,7 @@ class Config(Strict):
     maintenance: tuple[MaintenanceWindow, ...] = ()
     delivery: DeliveryConfig = DeliveryConfig()
     health: HealthConfig = HealthConfig()
+    ingest: IngestConfig = IngestConfig()
     state: StateConfig = StateConfig()
     log: LogConfig = LogConfig()
     knowledge_dir: str | None = None
@@ -554,6 +575,18 @@ class Config(Strict):
                 close = difflib.get_close_matches(name, sinks, n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
                 raise ValueError(f"{where}: no sink named {name!r} ({hint}known: {', '.join(sinks)})")
+        return self
+
+    @model_validator(mode="after")
+    def _ingest_is_closed(self) -> Config:
+        """An open ingest endpoint would let anyone on the network raise alerts."""
+        i, h = self.ingest, self.health
+        if i.enabled and not (i.token or h.bearer_token or h.basic_user):
+            raise ValueError(
+                "ingest.enabled: needs ingest.token, health.bearer_token or health.basic_user/basic_password"
+            )
+        if i.tenant is not None and i.tenant not in [t.name for t in self.tenants]:
+            raise ValueError(f"ingest.tenant: no tenant named {i.tenant!r}")
         return self
 
     @property

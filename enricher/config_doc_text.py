@@ -16,6 +16,8 @@ NOTES: dict[str, str] = {
     "Config.delivery": "Retries and dead-lettering of notifications.",
     "Config.health": "The HTTP endpoints `/healthz`, `/readyz`, `/metrics` and the dashboard.",
     "Config.state": "Where the SQLite state (`state.db`) lives.",
+    "Config.ingest": "Alerts pushed to us by Azure Monitor, Alertmanager or Grafana (off by default).",
+    "IngestConfig.enabled": "Serve the ingest endpoints (needs a credential: `token` or the health server's).",
     "Config.log": "The daemon's own log lines.",
     "Config.knowledge_dir": "A directory of YAML entries overriding the built-in knowledge base "
     "(relative to the config file).",

@@ -90,6 +90,8 @@ class Service:
         self.deliverer = Deliverer(
             self.store, self.sinks, config.delivery, metrics=self.metrics, clock=clock, stop=self.stop
         )
+        #: asks for a flush now; the daemon points it at its scheduler's flush job
+        self.flush_soon: Callable[[], None] = lambda: None
 
     def _sleep(self, seconds: float) -> None:
         self.stop.wait(seconds)
@@ -181,7 +183,24 @@ class Service:
         from enricher.dashboard import register as add_dashboard  # the page, /api/*, /static/*
 
         add_dashboard(server, self.store, self.clock)
+        if self.config.ingest.enabled:
+            self.add_ingest(server)
         return server
+
+    def add_ingest(self, server: HealthServer, wake: Callable[[], None] | None = None) -> None:
+        """``/api/v1/ingest/{format}``: pushed alerts through detection into the incident book."""
+        from enricher.ingest.endpoint import register as add_endpoints
+        from enricher.ingest.intake import Intake
+
+        intake = Intake(self.config, self.pipeline, self.clock, wake or self.wake_flush)
+        add_endpoints(server, self.config, intake.accept, self.metrics)
+
+    def wake_flush(self) -> None:
+        """Run the flush job now rather than at its next interval (``flush_soon``, set by the daemon)."""
+        try:
+            self.flush_soon()
+        except Exception:  # the scheduler is stopping: the next start flushes anyway
+            log.debug("flush wake-up skipped", exc_info=True)
 
     def close(self) -> None:
         self.stop.set()
@@ -279,6 +298,7 @@ class Daemon:
                 next_run_time=now + timedelta(seconds=5),
             )
         scheduler.add_job(lambda: svc.pipeline.prune(svc.clock()), "interval", hours=6, id="prune")
+        svc.flush_soon = lambda: scheduler.modify_job("flush", next_run_time=datetime.now(UTC))
         server = svc.health_server()
         server.actions["/-/reload"] = self._reload_requested_over_http
         server.start()

@@ -16,6 +16,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,6 +30,17 @@ log = logging.getLogger("aadsts_enricher.health")
 #: A route handler gets the query and returns (status, content type, body).
 Handler = Callable[[dict[str, list[str]]], tuple[int, str, bytes]]
 Endpoint = Handler  # the name the request handler class below uses (it is itself called Handler)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A POST endpoint that reads its body: it decides on auth (from the ``Authorization`` header and
+    the query) before a byte of the body is read, and bodies over ``max_body`` are refused unread.
+    ``handle`` returns status, content type, body and extra headers (e.g. ``Retry-After``)."""
+
+    authorized: Callable[[str, dict[str, list[str]]], bool]
+    handle: Callable[[dict[str, list[str]], bytes], tuple[int, str, bytes, dict[str, str]]]
+    max_body: int
 
 
 class HealthServer:
@@ -58,6 +70,8 @@ class HealthServer:
         self.headers: dict[str, dict[str, str]] = {}
         #: POST endpoints (``/-/reload``); always behind the same auth as everything but /healthz
         self.actions: dict[str, Handler] = {}
+        #: POST endpoints that read a body (the ingest), each with its own auth and size limit
+        self.uploads: dict[str, Upload] = {}
         self._auth = _auth_check(basic, bearer)
         self._server = _bind(host.strip("[]") or "127.0.0.1", int(port), self._handler(), setting)
         self._server.daemon_threads = True
@@ -105,6 +119,10 @@ class HealthServer:
 
             def do_POST(self) -> None:
                 url = urlparse(self.path)
+                upload = server.uploads.get(url.path)
+                if upload is not None:
+                    self._upload(url, upload)
+                    return
                 length = self.headers.get("Content-Length", "0")
                 self.rfile.read(min(int(length) if length.isdigit() else 0, 65536))  # the body is unused
                 action = server.actions.get(url.path)
@@ -112,6 +130,30 @@ class HealthServer:
                     self._refuse(url.path, head=False)
                     return
                 self._answer(url, action, head=False, public=False)
+
+            def _upload(self, url: ParseResult, upload: Upload) -> None:
+                """Auth before the body is read; a body over the limit is refused unread."""
+                query = parse_qs(url.query)
+                if not upload.authorized(self.headers.get("Authorization", ""), query):
+                    self.close_connection = True
+                    self._send(401, "application/json", b'{"error": "unauthorized"}')
+                    return
+                length = self.headers.get("Content-Length", "")
+                if not length.isdigit():
+                    self.close_connection = True
+                    self._send(411, "application/json", b'{"error": "Content-Length required"}')
+                    return
+                if int(length) > upload.max_body:
+                    self.close_connection = True
+                    body = json.dumps({"error": f"body over {upload.max_body} bytes"}).encode()
+                    self._send(413, "application/json", body)
+                    return
+                try:
+                    status, ctype, body, headers = upload.handle(query, self.rfile.read(int(length)))
+                except Exception:
+                    log.exception("upload endpoint failed", extra={"path": url.path})
+                    status, ctype, body, headers = 503, "application/json", b'{"error": "internal error"}', {}
+                self._send(status, ctype, body, headers)
 
             def _serve(self, *, head: bool) -> None:
                 url = urlparse(self.path)
@@ -123,8 +165,8 @@ class HealthServer:
 
             def _refuse(self, path: str, *, head: bool) -> None:
                 """404, or 405 naming the method the path does take."""
-                if path in server.actions or path in server.routes:
-                    allow = "POST" if path in server.actions else "GET, HEAD"
+                if path in server.actions or path in server.routes or path in server.uploads:
+                    allow = "GET, HEAD" if path in server.routes else "POST"
                     body = b'{"error": "method not allowed"}'
                     self._send(405, "application/json", body, {"Allow": allow}, head=head)
                 else:
@@ -183,6 +225,11 @@ def _bind(host: str, port: int, handler: type[BaseHTTPRequestHandler], setting: 
         else:
             reason = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
         raise ListenError(f"{setting}: {reason}") from None
+
+
+def auth_check(basic: tuple[str, str] | None, bearer: str | None) -> Callable[[str], bool]:
+    """The check of an ``Authorization`` header against basic and/or bearer credentials."""
+    return _auth_check(basic, bearer)
 
 
 def _auth_check(basic: tuple[str, str] | None, bearer: str | None) -> Callable[[str], bool]:

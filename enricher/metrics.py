@@ -53,6 +53,12 @@ SPEC: dict[str, tuple[_Kind, str, tuple[str, ...]]] = {
         "Failed runs with an AADSTS code, by code, category, source and workspace.",
         ("tenant", "source", "workspace", "code", "category"),
     ),
+    "ingested_total": (
+        Counter,
+        "Alerts pushed to /api/v1/ingest by format and outcome (aadsts: became a failure or a "
+        "resolution; other: no AADSTS code, dropped; rejected: the request was refused).",
+        ("format", "outcome"),
+    ),
     "unexplained_failures_total": (Counter, "Failed runs without any AADSTS code.", ("tenant", "source")),
     "source_problems_total": (
         Counter,

@@ -159,6 +159,15 @@ class Pipeline:
             log.debug("poll problem", extra={"source": job.name, "problem": error})
         return report
 
+    def ingest(self, records: list[RunRecord], now: datetime, source: str = "ingest") -> int:
+        """Pushed alerts as runs, down the same path as a poll's (seen runs, incidents, one
+        transaction), so a failure seen both ways is one incident. Returns how many were new."""
+        with self.store.transaction():
+            new = self.store.take_unseen(records, now)
+            _, opened = self._process(new, now, source)
+        self._gauge_open(opened)
+        return len(new)
+
     def _process(self, records: list[RunRecord], now: datetime, source: str) -> tuple[int, dict[str, int]]:
         """Explain the runs, load only the incidents they can touch, apply them in order, save.
         ``source`` is the configured name of the source that read them (their metrics label)."""

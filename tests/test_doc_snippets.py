@@ -68,6 +68,8 @@ def as_config(data: Any) -> dict[str, Any]:
         "silences",
         "maintenance",
         "incidents",
+        "ingest",
+        "health",
     }:
         named = {s for r in data.get("routes", []) for s in r.get("sinks", [])} | set(
             data.get("default_sinks", [])
