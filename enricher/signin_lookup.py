@@ -202,7 +202,7 @@ def notice(tenant: str, missing: Sequence[Missing], now: datetime) -> Notificati
         title=f"Sign-in look-up in tenant {tenant} is limited: {what}",
         short=f"sign-in look-up limited: {what}",
         summary=cost,
-        cause=f"The daemon's app in tenant {tenant} has {what}.",
+        cause=f"Graph's sign-in log of tenant {tenant} is not fully readable: {what}.",
         fixes=(),
         source="self",
         tenant=tenant,
