@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from enricher.cli import common
+from enricher.cli.enrich_batch import write_lines
 from enricher.detect import detect
 from enricher.enrich import detection_values, entry_for
 from enricher.kb_schema import CONTEXTS
@@ -46,7 +47,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="FILE",
         help="batch mode: FILE (or '-') holds one JSON object per line with 'text' (and optional 'context', 'id')",
     )
+    p.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="with --jsonl: enrich in N processes (output keeps the input's order; default 1)",
+    )
     p.set_defaults(func=run)
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 1 to 64")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.jsonl:
         handle = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8", errors="replace")  # noqa: SIM115
         with handle:
-            for out in process_lines(handle, kb):
-                sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+            write_lines(handle, kb, sys.stdout, args.workers)
         return 0
     text = sys.stdin.read() if args.text in (None, "-") else args.text
     detection = detect(text, kb.signatures)
@@ -67,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def process_lines(lines: Iterable[str], kb: KnowledgeBase) -> Iterator[dict[str, Any]]:
+    """The plain path, one dict per line (``enrich_batch`` writes the same bytes, faster)."""
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue

@@ -21,6 +21,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "aadsts-enricher enrich 'AADSTS7000222: The provided client secret keys for app ... are expired.'",
         "cat refresh-error.json | aadsts-enricher enrich - --context powerbi --json",
         "aadsts-enricher enrich --jsonl errors.jsonl > enriched.jsonl",
+        "aadsts-enricher enrich --jsonl errors.jsonl --workers 2 > enriched.jsonl",
     ),
     "kb": ("aadsts-enricher kb stats",),
     "kb stats": ("aadsts-enricher kb stats --json",),
