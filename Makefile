@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench bench-detect bench-poll bench-deliver bench-incidents bench-killloop container-smoke browser promtool alertmanager clean
+.PHONY: demo test lint types unit bench bench-detect bench-enrich bench-poll bench-deliver bench-incidents bench-killloop container-smoke browser promtool alertmanager clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -63,10 +63,14 @@ alertmanager:
 		|| echo "could not install prometheus-alertmanager: tests/sinks/test_alertmanager_real.py will be skipped"; \
 	fi
 
-bench: bench-detect bench-poll bench-deliver bench-incidents bench-startup
+bench: bench-detect bench-enrich bench-poll bench-deliver bench-incidents bench-startup
 
 bench-detect: $(STAMP)
 	$(BIN)/python bench/detect.py
+
+# enrich --jsonl through the CLI (1 and 2 workers, start-up included) against the plain path and a naive baseline
+bench-enrich: $(STAMP)
+	$(BIN)/python bench/enrich.py
 
 bench-poll: $(STAMP)
 	$(BIN)/python bench/poll.py
