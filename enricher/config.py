@@ -277,6 +277,25 @@ class SigninLookupConfig(Strict):
         return value
 
 
+class CredentialExpiryConfig(Strict):
+    """The credential expiry forecast (Graph ``Application.Read.All``)."""
+
+    enabled: bool = True
+    #: days before the end date at which to warn, each once; the smallest one reached decides severity
+    windows: tuple[int, ...] = Field(default=(30, 14, 7, 1), min_length=1)
+    #: how often Graph is asked (end dates change only when someone adds or removes a credential)
+    interval: Duration = timedelta(hours=6)
+
+    @model_validator(mode="after")
+    def _windows(self) -> CredentialExpiryConfig:
+        bad = [w for w in self.windows if not 1 <= w <= 365]
+        if bad:
+            raise ValueError(f"windows: each window is a whole number of days from 1 to 365, not {bad[0]}")
+        if len(set(self.windows)) != len(self.windows):
+            raise ValueError("windows: a window is listed twice")
+        return self
+
+
 class TenantConfig(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     tenant_id: str
@@ -290,6 +309,7 @@ class TenantConfig(Strict):
 
     sources: tuple[SourceConfig, ...] = Field(min_length=1)
     signin_lookup: SigninLookupConfig = SigninLookupConfig()
+    credential_expiry: CredentialExpiryConfig = CredentialExpiryConfig()
 
     @model_validator(mode="after")
     def _unique_sources(self) -> TenantConfig:

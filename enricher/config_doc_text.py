@@ -36,6 +36,12 @@ NOTES: dict[str, str] = {
     "combines with the default trust is `ca_bundle_mode`.",
     "TenantConfig.ca_bundle_mode": "`add`: trust the default CAs (`REQUESTS_CA_BUNDLE` when set, "
     "certifi's bundle, the system store) plus `ca_bundle`; `replace`: trust `ca_bundle` alone.",
+    "TenantConfig.credential_expiry": "Warn before the client secrets and certificates of the daemon's "
+    "app and of every app seen in failures expire (needs Graph `Application.Read.All`).",
+    "CredentialExpiryConfig.enabled": "`false`: never ask Graph for credential end dates.",
+    "CredentialExpiryConfig.windows": "Days before the end date at which to warn, once each; the "
+    "smallest window reached sets the severity (1: critical, 7: high, 14: medium, more: low).",
+    "CredentialExpiryConfig.interval": "How often Graph is asked for the end dates.",
     "CredentialConfig.type": "`client_secret` and `workload_identity` need `client_id` plus "
     "`client_secret` / `token_file`; `certificate` needs `client_id` and `certificate_path`; "
     "`managed_identity` takes an optional `client_id` (user-assigned); `default` is "

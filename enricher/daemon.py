@@ -86,6 +86,7 @@ class Service:
             sink_filter=self._wants,
             on_incident=self.signins.queue,
             before_flush=self.signins.drain,
+            watches=[t.watch for t in self.tenants if t.watch is not None],
         )
         self.deliverer = Deliverer(
             self.store, self.sinks, config.delivery, metrics=self.metrics, clock=clock, stop=self.stop
@@ -123,6 +124,11 @@ class Service:
                 "errors": len(report.errors),
             },
         )
+
+    def watch_credentials(self) -> None:
+        self.pipeline.watch_credentials(self.clock())
+        self._count_requests()
+        self.deliverer.wake()
 
     def flush(self) -> None:
         """Write due notifications to the outbox and tell the sink workers; delivery happens there."""
@@ -299,6 +305,8 @@ class Daemon:
             )
         scheduler.add_job(lambda: svc.pipeline.prune(svc.clock()), "interval", hours=6, id="prune")
         svc.flush_soon = lambda: scheduler.modify_job("flush", next_run_time=datetime.now(UTC))
+        # each tenant's own interval (default 6 h) decides whether Graph is asked this time
+        scheduler.add_job(svc.watch_credentials, "interval", minutes=5, id="credentials", next_run_time=now)
         server = svc.health_server()
         server.actions["/-/reload"] = self._reload_requested_over_http
         server.start()

@@ -92,6 +92,11 @@ SPEC: dict[str, tuple[_Kind, str, tuple[str, ...]]] = {
         ("tenant", "source"),
     ),
     "incident_resolve_seconds": (Histogram, "How long incidents stayed open.", ()),
+    "credential_expiry_timestamp_seconds": (
+        Gauge,
+        "When each client secret or certificate of a watched app expires (Unix time, from Graph).",
+        ("app_id", "key_id", "kind"),
+    ),
 }
 
 

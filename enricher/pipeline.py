@@ -20,13 +20,14 @@ from connectors.records import RunRecord, RunStatus, Source
 from enricher import config as cfg
 from enricher.detect import detect
 from enricher.enrich import PUBLIC_PORTALS, Portals, enrich
+from enricher.expiry import CredentialWatch, check, remember_items
 from enricher.grouping import RootCause, group, parent_fingerprint, root_cause_of
 from enricher.incidents import Incident, fingerprint_of, flush, on_failure, on_success, tick
 from enricher.kb_schema import SEVERITIES
 from enricher.knowledge import KnowledgeBase
 from enricher.metrics import Metrics
 from enricher.models import Alert
-from enricher.notification import Notification
+from enricher.notification import ItemRef, Notification
 from enricher.routing import Silence, muted, route
 from enricher.store import Store
 from enricher.store.books import flush_book, poll_book
@@ -85,8 +86,11 @@ class Pipeline:
         portals: Portals | None = None,
         on_incident: Callable[[Incident, Alert, datetime], None] | None = None,
         before_flush: Callable[[datetime], object] | None = None,
+        watches: Sequence[CredentialWatch] = (),
     ) -> None:
         self.config = config
+        self.watches = list(watches)
+        self._expiry_series: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
         self.store = store
         self.kb = kb
         self.jobs = list(jobs)
@@ -117,9 +121,10 @@ class Pipeline:
     def run_once(self, now: datetime, *, wait: bool = True) -> CycleReport:
         """Poll every source once and flush: what ``once`` and the tests do."""
         report = CycleReport([self.poll(job, now) for job in self.jobs])
+        expiring = self.watch_credentials(now)
         if self.before_flush is not None:
             self.before_flush(now)
-        report.notifications = self.flush(now, wait=wait)
+        report.notifications = [*expiring, *self.flush(now, wait=wait)]
         return report
 
     # -- polling ---------------------------------------------------------------------------------
@@ -213,6 +218,7 @@ class Pipeline:
             self.store.add_event(parent.id, now, "children", counted(parent.children, "item"))
         opened = book.open_change()
         self.store.save_book(book, now)
+        self._remember_clients([r.alert for r in runs if r.alert is not None], now)
         return sum(r.failure for r in runs), opened
 
     def _cause(self, alert: Alert) -> RootCause | None:
@@ -269,6 +275,48 @@ class Pipeline:
         self.metrics.observe("aadsts_enricher_cycle_duration_seconds", seconds, where)
         if report.ok:
             self.metrics.set("aadsts_enricher_last_success_timestamp_seconds", where, now.timestamp())
+
+    # -- credential expiry -----------------------------------------------------------------------
+
+    def _remember_clients(self, alerts: Sequence[Alert], now: datetime) -> None:
+        """Which items sign in with which app: what a rotation of that app's secret must update."""
+        per_tenant: dict[str, list[tuple[str, ItemRef]]] = {}
+        for alert in alerts:
+            client_id = alert.detection.first("client_id")
+            if client_id:
+                run = alert.run
+                ref = ItemRef(
+                    str(run.source),
+                    run.container_name,
+                    run.item_name,
+                    run.item_type,
+                    run.item_id,
+                    run.container_id,
+                )
+                per_tenant.setdefault(run.tenant, []).append((client_id, ref))
+        for tenant, seen in per_tenant.items():
+            remember_items(self.store, tenant, seen, now)
+
+    def watch_credentials(self, now: datetime) -> list[Notification]:
+        """Each tenant's credential forecast when its interval has passed; queued like any notification."""
+
+        def enqueue(n: Notification) -> None:
+            sinks = [
+                s
+                for s in route(n.labels, self.config.routes, self.config.fallback_sinks)
+                if self.sink_filter(s, n)
+            ]
+            if muted(
+                n.labels, now, [*self.config_silences, *self.store.silences(now)], self.config.maintenance
+            ):
+                sinks = []
+            self.store.enqueue(n, sinks, now)
+            self.store.add_event(n.incident_id, now, f"notify:{n.kind}", ", ".join(sinks))
+
+        found: list[Notification] = []
+        for watch in self.watches:
+            found += check(watch, self.store, self.metrics, now, enqueue, self._expiry_series)
+        return found
 
     # -- flushing --------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from connectors.auth import CredentialSpec, TokenProvider, make_credential
 from connectors.base import Connector, Identity, NameFilter
 from connectors.clouds import CLOUDS, Endpoints
 from connectors.fabric import FabricConnector, FabricOptions
+from connectors.graph import GraphClient
 from connectors.http import AzureHttp, RetryPolicy
 from connectors.pipeline_runs import Windowing
 from connectors.powerbi import PowerBIConnector, PowerBIOptions
@@ -26,6 +27,7 @@ from connectors.synapse import SynapseConnector, SynapseOptions, SynapseWorkspac
 from connectors.trust import verify_for
 from enricher import config as cfg
 from enricher.errors import ConfigError
+from enricher.expiry import CredentialWatch
 from enricher.incidents import Policy
 
 
@@ -54,6 +56,7 @@ class Tenant:
     endpoints: Endpoints
     http: AzureHttp
     jobs: list[SourceJob]
+    watch: CredentialWatch | None = None
 
 
 def endpoints_of(tenant: cfg.TenantConfig) -> Endpoints:
@@ -106,7 +109,19 @@ def build_tenant(
         for s in tenant.sources
         if s.enabled
     ]
-    return Tenant(tenant, endpoints, http, jobs)
+    expiry = tenant.credential_expiry
+    watch = (
+        CredentialWatch(
+            tenant.name,
+            GraphClient(http, endpoints),
+            tenant.credential.client_id,
+            tuple(expiry.windows),
+            expiry.interval,
+        )
+        if expiry.enabled
+        else None
+    )
+    return Tenant(tenant, endpoints, http, jobs, watch)
 
 
 def _names(f: cfg.NameFilterConfig) -> NameFilter:

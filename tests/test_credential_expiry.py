@@ -6,8 +6,12 @@ the simulator (the demo tenant, and a generated tenant of many apps).
 
 from __future__ import annotations
 
+import logging
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -15,8 +19,14 @@ from connectors.graph import GraphClient, MissingPermissionError
 from connectors.simulator import Simulator
 from connectors.simulator.faults import FaultRule
 from connectors.simulator.scenario import Scenario
+from enricher import config as cfg
+from enricher.daemon import Service
+from enricher.demo import demo_config_data
 from enricher.forecast import AppView, forecast, severity_for, window_of
+from enricher.notification import Notification
+from enricher.store import MemoryStore
 from tests.connectors.conftest import endpoints, http_for, spec
+from tests.fakes import MemorySink
 
 NOW = datetime(2025, 4, 2, 6, 0, tzinfo=UTC)
 NOTEBOOK_APP = "8e3f5a7c-9b1d-4e2f-a6c8-4d0b2f6e8a17"
@@ -102,6 +112,33 @@ class TestForecast:
 # -- over HTTPS ------------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator(scenario="demo", port=0, speed=0) as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def _clean(sim: Simulator) -> Iterator[None]:
+    sim.faults.clear()
+    yield
+    sim.faults.clear()
+
+
+class TestGraph:
+    def test_typed_credentials_through_throttling(self, sim: Simulator) -> None:
+        """429s with a fractional Retry-After are waited out; secrets come back as typed records."""
+        sim.faults.add(
+            FaultRule("graph", "throttle", count=2, retry_after=0.05, path_contains="applications")
+        )
+        graph = GraphClient(http_for(sim), endpoints(sim))
+        found = graph.app_credentials(NOTEBOOK_APP)
+        assert found is not None and found.app_name == "features-notebook"
+        (cred,) = found.credentials
+        assert (cred.type, cred.display_name) == ("secret", "notebook-2024")
+        assert cred.expires_at - sim.clock.now() < timedelta(days=7)
+
+
 def many_apps(count: int, *, refused: bool = False) -> Scenario:
     apps = [
         {
@@ -152,3 +189,97 @@ def test_missing_permission_is_its_own_error() -> None:
         graph = GraphClient(http_for(s, credential), endpoints(s))
         with pytest.raises(MissingPermissionError):
             graph.credentials_of([tenant.apps[1].client_id])
+
+
+# -- the daemon cycle --------------------------------------------------------------------------------
+
+
+def service(sim: Simulator, tmp_path: Path, tenant: int = 0) -> tuple[Service, MemorySink]:
+    raw = demo_config_data(sim, tmp_path)
+    t = raw["tenants"][0]
+    t["credential_expiry"] = {"interval": "0s"}
+    if tenant:
+        spec_t = sim.scenario.tenants[tenant]
+        app0 = next(a for a in spec_t.apps if a.admin_api)
+        t["tenant_id"] = spec_t.id
+        t["credential"] = {
+            "type": "client_secret",
+            "client_id": app0.client_id,
+            "client_secret": app0.secrets[0].value,
+        }
+        t["sources"] = [{"type": "powerbi", "mode": "admin", "interval": "10s"}]
+    raw["sinks"] = [{"name": "out", "type": "console"}]
+    sink = MemorySink("out")
+    config = cfg.Config.model_validate(raw)
+    return Service(config, tmp_path, clock=sim.clock.now, sinks={"out": sink}, store=MemoryStore()), sink
+
+
+def expiry(sent: list[Notification]) -> list[Notification]:
+    return [n for n in sent if n.kind == "credential_expiry" or n.incident_id.startswith("credential:")]
+
+
+def expiring_panel(svc: Service) -> str:
+    """The dashboard's "expiring" section, fetched over HTTP with the page's strict CSP."""
+    server = svc.health_server(listen="127.0.0.1:0").start()
+    try:
+        with urllib.request.urlopen(server.url + "/", timeout=10) as r:
+            assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+            page = r.read().decode()
+    finally:
+        server.stop()
+    return page[page.index('<section id="expiring"') : page.index('<section id="charts"')]
+
+
+class TestDaemon:
+    def test_warns_once_names_dependents_then_resolves_on_rotation(
+        self, sim: Simulator, tmp_path: Path
+    ) -> None:
+        """The notebook's app secret (5 days left) warns once with the notebook listed; adding a
+        later secret in the simulator resolves it on the next cycle."""
+        svc, sink = service(sim, tmp_path)
+        try:
+            svc.cycle(wait=False)
+            svc.cycle(wait=False)
+            (warning,) = expiry(sink.sent)
+            assert (warning.app_id, warning.days_left, warning.severity) == (NOTEBOOK_APP, 5, "high")
+            assert warning.credential and warning.credential.type == "secret"
+            assert [i.item_name for i in warning.items] == ["nb_customer_features"]
+            series = svc.metrics.series("aadsts_enricher_credential_expiry_timestamp_seconds")
+            key = (("app_id", NOTEBOOK_APP), ("key_id", warning.credential.key_id), ("kind", "secret"))
+            assert series[key] == datetime.fromisoformat(warning.credential.expires_at).timestamp()
+            assert "features-notebook" in expiring_panel(svc)
+            sim.add_secret(NOTEBOOK_APP, "notebook-2025", "new-value", sim.clock.now() + timedelta(days=365))
+            svc.cycle(wait=False)
+            resolved = expiry(sink.sent)[1:]
+            assert [(n.kind, n.incident_id) for n in resolved] == [("resolved", warning.incident_id)]
+            assert "notebook-2025" in resolved[0].summary
+            assert "features-notebook" not in expiring_panel(svc)  # rotated: off the panel
+        finally:
+            svc.close()
+
+    def test_missing_permission_is_said_once(
+        self, sim: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Fabrikam's app lacks Application.Read.All: one 'self' problem over several cycles, no alert."""
+        svc, sink = service(sim, tmp_path, tenant=1)
+        try:
+            with caplog.at_level(logging.WARNING):
+                for _ in range(3):
+                    svc.cycle(wait=False)
+            said = [r for r in caplog.records if getattr(r, "kind", "") == "missing_permission"]
+            assert len(said) == 1 and "Application.Read.All" in said[0].problem  # type: ignore[attr-defined]
+            problems = svc.metrics.series("aadsts_enricher_source_problems_total")
+            assert problems[(("kind", "missing_permission"), ("source", "self"), ("tenant", "contoso"))] == 1
+            assert expiry(sink.sent) == []
+        finally:
+            svc.close()
+
+
+class TestConfig:
+    @pytest.mark.parametrize(
+        ("windows", "message"), [([0], "from 1 to 365"), ([7, 7], "listed twice"), ([], "at least 1")]
+    )
+    def test_bad_windows_name_the_setting(self, windows: list[int], message: str) -> None:
+        """check-config rejects a window outside 1..365 days or listed twice."""
+        with pytest.raises(ValueError, match=message):
+            cfg.CredentialExpiryConfig.model_validate({"windows": windows})

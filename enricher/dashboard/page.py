@@ -19,6 +19,7 @@ from enricher.dashboard import charts
 from enricher.dashboard.filters import RANGES, Filters
 from enricher.dashboard.stats import Counted, Stats
 from enricher.dashboard.view import SOURCE_LABEL, IncidentView
+from enricher.forecast import Expiring
 from enricher.kb_schema import SEVERITIES
 from enricher.notification import describe_duration
 from enricher.store.base import Backlog
@@ -41,6 +42,8 @@ class Page:
     choices: dict[str, list[str]]
     #: Sink -> its rows waiting for delivery (the freshness strip; empty when all went out).
     outbox: Mapping[str, Backlog] = field(default_factory=dict)
+    #: unrotated credentials ending within 30 days, soonest first (the credential expiry forecast)
+    expiring: Sequence[Expiring] = ()
 
 
 def choices_of(views: Sequence[Counted]) -> dict[str, list[str]]:
@@ -78,6 +81,7 @@ def render_page(page: Page) -> str:
         },
         "source_label": lambda s: SOURCE_LABEL.get(s, s),
         "when": when,
+        "days_until": lambda at: max(0, (at - page.now).days),
         "ago": lambda at: ago(at, page.now),
         "lasted": lambda seconds: (
             describe_duration(timedelta(seconds=seconds)) if seconds is not None else ""

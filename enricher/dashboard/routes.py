@@ -10,13 +10,14 @@ import dataclasses
 import functools
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 
 from enricher.dashboard.filters import FilterError, Filters, parse_filters
 from enricher.dashboard.page import Page, choices_of, error_page, render_page
 from enricher.dashboard.stats import Stats, stats_from, stats_json
 from enricher.dashboard.view import incident_json, incident_view, scrub
+from enricher.forecast import Expiring
 from enricher.health import HealthServer
 from enricher.store import Store
 from enricher.store.queries import IncidentFilter, IncidentRow
@@ -62,6 +63,11 @@ def register(server: HealthServer, store: Store, clock: Callable[[], datetime]) 
         server.headers[path] = SECURITY_HEADERS
 
 
+#: the expiry forecast's store key (enricher.expiry writes it) and how far ahead the panel looks
+EXPIRING = "expiring:credentials"
+EXPIRING_SPAN = timedelta(days=30)
+
+
 class Dashboard:
     def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
         self.store = store
@@ -80,8 +86,16 @@ class Dashboard:
         )
         shown = [_scrubbed(r) for r in self.store.incident_rows(IncidentFilter(now - filters.span))]
         stats = self._stats(chosen, filters, now)
-        page = Page(now, filters, opened, resolved, stats, choices_of(shown), self.store.backlog())
+        backlog = self.store.backlog()
+        page = Page(now, filters, opened, resolved, stats, choices_of(shown), backlog, self._expiring(now))
         return 200, HTML, render_page(page).encode()
+
+    def _expiring(self, now: datetime) -> list[Expiring]:
+        """Credentials the last forecast saw unrotated that end within the panel's 30 days."""
+        found = [Expiring.from_json(json.loads(v)) for v in self.store.get_cursor(EXPIRING).values()]
+        return sorted(
+            (e for e in found if now < e.expires_at <= now + EXPIRING_SPAN), key=lambda e: e.expires_at
+        )
 
     def api_incidents(self, query: Query) -> Response:
         try:

@@ -8,6 +8,7 @@ recolour the terminal. Colour only with ``color: always``, or ``auto`` on a TTY 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -51,6 +52,17 @@ def json_line(n: Notification) -> dict[str, Any]:
     }
     if n.signin is not None:
         line["signin"] = n.signin
+    if n.credential is not None:  # credential_expiry: the app, the credential and every dependent item
+        line |= {
+            "app_id": n.app_id,
+            "app_name": n.app_name,
+            "credential": dataclasses.asdict(n.credential),
+            "days_left": n.days_left,
+            "items": [
+                {"name": i.item_name, "type": i.item_type, "workspace": i.container_name, "source": i.source}
+                for i in n.items
+            ],
+        }
     return line
 
 

@@ -1,0 +1,153 @@
+"""The credential expiry watch: ask Graph for end dates, run the forecast, queue what it says.
+
+Which apps: the daemon's own, and every client id a failure printed (kept per tenant with the items
+that failed under it, which are the items a rotation must update). State lives in the store's cursor
+table under ``credentials:<tenant>`` (when Graph was last asked, what was said about each
+credential, whether the missing permission was reported) and ``clients:<tenant>`` (client id ->
+items), so a restart neither repeats warnings nor forgets dependents.
+
+Without ``Application.Read.All`` Graph answers 403: that is said once per tenant, as a source
+problem of source ``self``, and the watch stays quiet until the permission appears (checked at the
+normal interval), never one error per incident.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from connectors.errors import ConnectorError
+from connectors.graph import AppCredentials, GraphClient, MissingPermissionError
+from enricher.forecast import AppView, Expiring, forecast, unrotated
+from enricher.metrics import LabelKey, Metrics
+from enricher.notification import ItemRef, Notification
+from enricher.store import Store
+
+log = logging.getLogger("aadsts_enricher.expiry")
+#: items remembered per client id (the newest ones); a rotation checklist, not an inventory
+MAX_ITEMS = 50
+METRIC = "aadsts_enricher_credential_expiry_timestamp_seconds"
+EXPIRING = "expiring:credentials"  # not a tenant name: those match [A-Za-z0-9_.-]
+
+
+@dataclass(frozen=True)
+class CredentialWatch:
+    tenant: str
+    graph: GraphClient
+    own_client_id: str | None
+    windows: tuple[int, ...]
+    interval: timedelta
+
+
+def remember_items(store: Store, tenant: str, seen: Iterable[tuple[str, ItemRef]], now: datetime) -> None:
+    """Add the items that failed under each client id (call inside the poll's transaction)."""
+    name = f"clients:{tenant}"
+    known = store.get_cursor(name)
+    changed: dict[str, str] = {}
+    for client_id, item in seen:
+        key = client_id.lower()
+        items = [ItemRef(**i) for i in json.loads(changed.get(key) or known.get(key) or "[]")]
+        items = [
+            i
+            for i in items
+            if (i.source, i.container_id, i.item_id) != (item.source, item.container_id, item.item_id)
+        ]
+        items.append(item)
+        changed[key] = json.dumps([asdict(i) for i in items[-MAX_ITEMS:]])
+    if changed:
+        store.set_cursor(name, {**known, **changed}, now)
+
+
+def items_by_client(store: Store, tenant: str) -> dict[str, list[ItemRef]]:
+    return {
+        k: [ItemRef(**i) for i in json.loads(v)]
+        for k, v in store.get_cursor(f"clients:{tenant}").items()
+        if not k.startswith("_")
+    }
+
+
+def check(
+    watch: CredentialWatch,
+    store: Store,
+    metrics: Metrics,
+    now: datetime,
+    enqueue: Callable[[Notification], None],
+    series: dict[str, dict[LabelKey, float]],
+) -> list[Notification]:
+    """One look at the tenant's credentials when its interval has passed; the notifications queued."""
+    name = f"credentials:{watch.tenant}"
+    state = store.get_cursor(name)
+    checked = state.get("checked_at")
+    if checked and now - datetime.fromisoformat(checked) < watch.interval:
+        return []
+    items = items_by_client(store, watch.tenant)
+    wanted = sorted({*items, *([watch.own_client_id.lower()] if watch.own_client_id else [])})
+    apps, refused = _read(watch, wanted)
+    if refused is not None:
+        if state.get("permission") != "missing":
+            _say_missing(watch, metrics, refused)
+        store.set_cursor(name, {**state, "checked_at": now.isoformat(), "permission": "missing"}, now)
+        return []
+    if apps is None:
+        return []
+    series[watch.tenant] = _series(apps)
+    metrics.replace(METRIC, {k: v for per in series.values() for k, v in per.items()})
+    said = {k: int(v) for k, v in json.loads(state.get("said") or "{}").items()}
+    views = [AppView(a.app_id, a.app_name, a.credentials) for a in apps]
+    notes, said = forecast(watch.tenant, views, items, said, now, watch.windows)
+    with store.transaction():
+        _keep_expiring(store, watch.tenant, unrotated(watch.tenant, views, items, now), now)
+        for n in notes:
+            enqueue(n)
+        store.set_cursor(
+            name, {"checked_at": now.isoformat(), "said": json.dumps(said), "permission": "ok"}, now
+        )
+    return notes
+
+
+def _keep_expiring(store: Store, tenant: str, found: Sequence[Expiring], now: datetime) -> None:
+    """The dashboard's panel reads ``expiring``: this tenant's entries are replaced, others kept."""
+    kept = {k: v for k, v in store.get_cursor(EXPIRING).items() if not k.startswith(f"{tenant}|")}
+    kept |= {f"{tenant}|{e.key_id}": json.dumps(e.to_json()) for e in found}
+    store.set_cursor(EXPIRING, kept, now)
+
+
+def _read(watch: CredentialWatch, app_ids: Sequence[str]) -> tuple[list[AppCredentials] | None, str | None]:
+    """The apps' credentials (None: Graph failed, try next time), or the refusal when the
+    permission is missing."""
+    try:
+        return watch.graph.credentials_of(app_ids), None
+    except MissingPermissionError as exc:
+        return [], str(exc)
+    except ConnectorError as exc:  # Graph unreachable now: ask again next interval
+        log.warning("credential look-up failed", extra={"tenant": watch.tenant, "problem": str(exc)})
+        return None, None
+
+
+def _say_missing(watch: CredentialWatch, metrics: Metrics, detail: str) -> None:
+    log.warning(
+        "source problem",
+        extra={
+            "source": f"{watch.tenant}/self",
+            "kind": "missing_permission",
+            "item": "credential expiry forecast",
+            "problem": "Graph refused to list applications; grant Application.Read.All to see "
+            f"secret and certificate end dates ({detail})",
+        },
+    )
+    metrics.inc(
+        "aadsts_enricher_source_problems_total",
+        {"tenant": watch.tenant, "source": "self", "kind": "missing_permission"},
+    )
+
+
+def _series(apps: Sequence[AppCredentials]) -> dict[LabelKey, float]:
+    """End date per credential; ``kind`` is ``secret`` or ``certificate``."""
+    return {
+        (("app_id", a.app_id), ("key_id", c.key_id), ("kind", c.type)): c.expires_at.timestamp()
+        for a in apps
+        for c in a.credentials
+    }
