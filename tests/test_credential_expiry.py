@@ -6,6 +6,7 @@ the simulator (the demo tenant, and a generated tenant of many apps).
 
 from __future__ import annotations
 
+import json
 import logging
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from connectors.simulator import Simulator
 from connectors.simulator.faults import FaultRule
 from connectors.simulator.scenario import Scenario
 from enricher import config as cfg
+from enricher.cli import main
 from enricher.daemon import Service
 from enricher.demo import demo_config_data
 from enricher.forecast import AppView, forecast, severity_for, window_of
@@ -283,3 +285,36 @@ class TestConfig:
         """check-config rejects a window outside 1..365 days or listed twice."""
         with pytest.raises(ValueError, match=message):
             cfg.CredentialExpiryConfig.model_validate({"windows": windows})
+
+
+class TestDemo:
+    """The issue's contract, through the real command: `demo --json` and `make demo`'s console."""
+
+    def test_demo_json_has_the_credential_expiry_contract(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """One cycle of `demo --json`: a credential_expiry line with the app, the credential, the
+        days left (within a week) and the items that sign in with that app."""
+        assert main(["demo", "--cycles", "1", "--json", "--listen", "127.0.0.1:0"]) == 0
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        (n,) = [n for n in lines if n["kind"] == "credential_expiry"]
+        assert (n["app_id"], n["app_name"]) == (NOTEBOOK_APP, "features-notebook")
+        assert set(n["credential"]) == {"key_id", "display_name", "type", "expires_at"}
+        assert n["credential"]["type"] == "secret" and n["credential"]["display_name"] == "notebook-2024"
+        assert isinstance(n["days_left"], int) and 0 <= n["days_left"] < 7
+        assert n["items"] == [
+            {
+                "name": "nb_customer_features",
+                "type": "Notebook",
+                "workspace": "Data Engineering",
+                "source": "fabric",
+            }
+        ]
+
+    def test_demo_console_shows_the_warning(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """What `make demo` prints: the warning headline and the add-before-remove rotation steps."""
+        assert main(["demo", "--cycles", "1", "--listen", "127.0.0.1:0"]) == 0
+        out = capsys.readouterr().out
+        assert (
+            "CREDENTIAL_EXPIRY HIGH The client secret 'notebook-2024' of app 'features-notebook' expires in"
+            in out
+        )
+        assert "--append" in out and "Only then remove the old client secret" in out
