@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from connectors.errors import ConnectorError
 from connectors.graph import AppCredentials, GraphClient, MissingPermissionError
+from enricher.credential_facts import facts_for
 from enricher.forecast import AppView, Expiring, forecast, unrotated
 from enricher.metrics import LabelKey, Metrics
 from enricher.notification import ItemRef, Notification
@@ -31,6 +32,8 @@ log = logging.getLogger("aadsts_enricher.expiry")
 MAX_ITEMS = 50
 METRIC = "aadsts_enricher_credential_expiry_timestamp_seconds"
 EXPIRING = "expiring:credentials"  # not a tenant name: those match [A-Za-z0-9_.-]
+#: an app looked up for a credential failure is not asked again for this long (nor after a 403)
+FRESH = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ class CredentialWatch:
     own_client_id: str | None
     windows: tuple[int, ...]
     interval: timedelta
+    #: client id (lower case) -> (its credentials or None, when Graph was asked): what a
+    #: 7000222/700027/7000215 incident is told about the app, without a Graph call per failure
+    known: dict[str, tuple[AppCredentials | None, datetime]] = field(default_factory=dict, compare=False)
 
 
 def remember_items(store: Store, tenant: str, seen: Iterable[tuple[str, ItemRef]], now: datetime) -> None:
@@ -89,11 +95,14 @@ def check(
     if refused is not None:
         if state.get("permission") != "missing":
             _say_missing(watch, metrics, refused)
+            with store.transaction():
+                enqueue(missing_notice(watch.tenant, now))
         store.set_cursor(name, {**state, "checked_at": now.isoformat(), "permission": "missing"}, now)
         return []
     if apps is None:
         return []
     series[watch.tenant] = _series(apps)
+    _keep(watch, wanted, apps, now)
     metrics.replace(METRIC, {k: v for per in series.values() for k, v in per.items()})
     said = {k: int(v) for k, v in json.loads(state.get("said") or "{}").items()}
     views = [AppView(a.app_id, a.app_name, a.credentials) for a in apps]
@@ -144,6 +153,44 @@ def _say_missing(watch: CredentialWatch, metrics: Metrics, detail: str) -> None:
     )
 
 
+def missing_notice(tenant: str, now: datetime) -> Notification:
+    """The one ``self`` notice a tenant gets when Graph refuses its applications (id per tenant,
+    so the outbox keeps one even if the state is lost and it is said again)."""
+    item = ItemRef("self", tenant, "Graph applications", "credential_expiry")
+    labels = {
+        "severity": "medium",
+        "category": "consent_permissions",
+        "code": "",
+        "source": "self",
+        "tenant": tenant,
+        "workspace": tenant,
+        "item": item.item_name,
+    }
+    return Notification(
+        id=f"credential-access-{tenant}",
+        incident_id=f"credential-access-{tenant}",
+        kind="firing",
+        severity="medium",
+        code="",
+        title=f"Credential expiry forecast in tenant {tenant} is off: no Application.Read.All",
+        short="credential expiry forecast off: no Application.Read.All",
+        summary="Graph refuses to list app registrations, so no warning comes before a client secret or "
+        "certificate expires, and 7000222/700027/7000215 alerts cannot name the credential. Grant the "
+        "Microsoft Graph application permission Application.Read.All (admin consent).",
+        cause=f"The daemon's app in tenant {tenant} lacks Application.Read.All.",
+        fixes=(),
+        source="self",
+        tenant=tenant,
+        items=(item,),
+        first_seen=now,
+        last_seen=now,
+        count=1,
+        created_at=now,
+        category="consent_permissions",
+        labels=labels,
+    )
+
+
 def _series(apps: Sequence[AppCredentials]) -> dict[LabelKey, float]:
     """End date per credential; ``kind`` is ``secret`` or ``certificate``."""
     return {
@@ -151,3 +198,33 @@ def _series(apps: Sequence[AppCredentials]) -> dict[LabelKey, float]:
         for a in apps
         for c in a.credentials
     }
+
+
+def _keep(
+    watch: CredentialWatch, asked: Iterable[str], apps: Sequence[AppCredentials], now: datetime
+) -> None:
+    found = {a.app_id.lower(): a for a in apps}
+    for client_id in asked:
+        watch.known[client_id.lower()] = (found.get(client_id.lower()), now)
+
+
+def prefetch(watch: CredentialWatch, client_ids: Iterable[str], now: datetime) -> None:
+    """Read the apps behind credential failures from Graph before the poll's transaction, unless
+    read in the last ``FRESH``. A 403 is remembered quietly: the watch's own check says it once."""
+    stale = sorted(
+        {c.lower() for c in client_ids} - {c for c, (_, at) in watch.known.items() if now - at < FRESH}
+    )
+    if not stale:
+        return
+    apps, refused = _read(watch, stale)
+    if apps is not None or refused is not None:
+        _keep(watch, stale, apps or [], now)
+
+
+def facts(watch: CredentialWatch, code: str, client_id: str, failed_at: datetime) -> dict[str, object] | None:
+    """The ``app_credentials`` of an incident, from what ``prefetch`` or the last check read."""
+    app = watch.known.get(client_id.lower(), (None, failed_at))[0]
+    if app is None:
+        return None
+    hints = {c.key_id: c.hint for c in app.credentials}
+    return facts_for(code, app.app_id, app.app_name, app.credentials, hints, failed_at)

@@ -104,6 +104,9 @@ class Notification:
     #: the sign-in event found behind the failure (``enricher.signin_lookup.payload_of``): id,
     #: event_type, status, policies, ip, location, device, app_id, principal, url
     signin: dict[str, Any] | None = None
+    #: a 7000222/700027/7000215 failure: the app's secrets or certificates as Graph lists them
+    #: (``enricher.credential_facts.facts_for``): app_id, app_name, credentials, note
+    app_credentials: dict[str, Any] | None = None
 
     @property
     def status(self) -> Literal["firing", "resolved"]:
@@ -127,6 +130,8 @@ class Notification:
                 data.pop(key)
         if self.signin is None:  # only once a sign-in was found
             data.pop("signin")
+        if self.app_credentials is None:  # only when Graph told us about the app's credentials
+            data.pop("app_credentials")
         return data
 
     @classmethod

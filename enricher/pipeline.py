@@ -9,6 +9,7 @@ so the outbox's uniqueness keeps every notification single) or the new one.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,11 +19,13 @@ from datetime import datetime, timedelta
 from connectors.clouds import CLOUDS
 from connectors.records import RunRecord, RunStatus, Source
 from enricher import config as cfg
+from enricher import expiry
+from enricher.credential_facts import CODES as CREDENTIAL_CODES
 from enricher.detect import detect
 from enricher.enrich import PUBLIC_PORTALS, Portals, enrich
 from enricher.expiry import CredentialWatch, check, remember_items
 from enricher.grouping import RootCause, group, parent_fingerprint, root_cause_of
-from enricher.incidents import Incident, fingerprint_of, flush, on_failure, on_success, tick
+from enricher.incidents import Book, Incident, fingerprint_of, flush, on_failure, on_success, tick
 from enricher.kb_schema import SEVERITIES
 from enricher.knowledge import KnowledgeBase
 from enricher.metrics import Metrics
@@ -138,6 +141,7 @@ class Pipeline:
             f"{n.item}: {n.message}" for n in poll.notices if f"{n.item}: {n.message}" not in poll.errors
         ]
         report.auth_error = poll.auth_error.message if poll.auth_error else None
+        self._read_apps(poll.records, now)  # Graph, before the transaction
         with self.store.transaction():
             new = self.store.take_unseen(poll.records, now)
             report.new = len(new)
@@ -204,6 +208,7 @@ class Pipeline:
                     root_cause=cause.as_dict() if cause else None,
                 )
                 failed[inc.fingerprint] = None
+                inc = self._with_app_credentials(book, inc, run.alert, now)
                 if self.on_incident is not None:
                     self.on_incident(inc, run.alert, now)
                 self.store.add_event(inc.id, now, "failure", f"run {rec.run_id}: AADSTS{run.alert.code}")
@@ -296,6 +301,33 @@ class Pipeline:
                 per_tenant.setdefault(run.tenant, []).append((client_id, ref))
         for tenant, seen in per_tenant.items():
             remember_items(self.store, tenant, seen, now)
+
+    def _read_apps(self, records: Sequence[RunRecord], now: datetime) -> None:
+        """Graph look-ups for the apps behind 7000222/700027/7000215 failures among these runs."""
+        wanted: dict[str, set[str]] = {}
+        for rec in records:
+            if rec.status is RunStatus.FAILED and any(c in rec.error_text for c in CREDENTIAL_CODES):
+                detection = detect(rec.error_text, self.kb.signatures)
+                client_id = detection.first("client_id")
+                if detection.primary in CREDENTIAL_CODES and client_id:
+                    wanted.setdefault(rec.tenant, set()).add(client_id)
+        for watch in self.watches:
+            if watch.tenant in wanted:
+                expiry.prefetch(watch, wanted[watch.tenant], now)
+
+    def _with_app_credentials(self, book: Book, inc: Incident, alert: Alert, now: datetime) -> Incident:
+        """Name the expired (or the existing) credentials of the app on its incident, when known."""
+        client_id = alert.detection.first("client_id")
+        watch = next((w for w in self.watches if w.tenant == inc.tenant), None)
+        if alert.code not in CREDENTIAL_CODES or not client_id or watch is None:
+            return inc
+        run = alert.run
+        found = expiry.facts(watch, alert.code, client_id, run.ended_at or run.started_at or now)
+        if found is None:
+            return inc
+        inc = dataclasses.replace(inc, content={**inc.content, "app_credentials": found})
+        book.put(inc)
+        return inc
 
     def watch_credentials(self, now: datetime) -> list[Notification]:
         """Each tenant's credential forecast when its interval has passed; queued like any notification."""

@@ -26,6 +26,7 @@ CORE = {
     "enricher.render",
     "enricher.incidents",
     "enricher.forecast",
+    "enricher.credential_facts",
     "enricher.signin",
     "enricher.routing",
     "enricher.retry",

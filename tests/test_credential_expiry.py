@@ -19,13 +19,17 @@ import pytest
 from connectors.graph import GraphClient, MissingPermissionError
 from connectors.simulator import Simulator
 from connectors.simulator.faults import FaultRule
-from connectors.simulator.scenario import Scenario
+from connectors.simulator.scenario import Scenario, load_scenario
 from enricher import config as cfg
 from enricher.cli import main
+from enricher.config import ConsoleSinkConfig
+from enricher.credential_facts import facts_for
 from enricher.daemon import Service
 from enricher.demo import demo_config_data
 from enricher.forecast import AppView, forecast, severity_for, window_of
 from enricher.notification import Notification
+from enricher.sinks.console import ConsoleSink, json_line
+from enricher.sinks.slack import blocks as slack_blocks
 from enricher.store import MemoryStore
 from tests.connectors.conftest import endpoints, http_for, spec
 from tests.fakes import MemorySink
@@ -233,11 +237,13 @@ def expiring_panel(svc: Service) -> str:
 
 
 class TestDaemon:
-    def test_warns_once_names_dependents_then_resolves_on_rotation(
-        self, sim: Simulator, tmp_path: Path
-    ) -> None:
+    def test_warns_once_names_dependents_then_resolves_on_rotation(self, tmp_path: Path) -> None:
         """The notebook's app secret (5 days left) warns once with the notebook listed; adding a
-        later secret in the simulator resolves it on the next cycle."""
+        later secret in the simulator resolves it on the next cycle (its own simulator: it rotates)."""
+        with Simulator(scenario="demo", port=0, speed=0) as sim:
+            self._rotate(sim, tmp_path)
+
+    def _rotate(self, sim: Simulator, tmp_path: Path) -> None:
         svc, sink = service(sim, tmp_path)
         try:
             svc.cycle(wait=False)
@@ -273,6 +279,10 @@ class TestDaemon:
             problems = svc.metrics.series("aadsts_enricher_source_problems_total")
             assert problems[(("kind", "missing_permission"), ("source", "self"), ("tenant", "contoso"))] == 1
             assert expiry(sink.sent) == []
+            (notice,) = [n for n in sink.sent if n.source == "self"]
+            assert (
+                notice.incident_id == "credential-access-contoso" and "Application.Read.All" in notice.title
+            )
         finally:
             svc.close()
 
@@ -318,3 +328,113 @@ class TestDemo:
             in out
         )
         assert "--append" in out and "Only then remove the old client secret" in out
+
+
+# -- credential failures name the credential ---------------------------------------------------------
+
+
+OLD = Cred("k-old", NOW - timedelta(days=3), display_name="old")
+NEW = Cred("k-new", NOW + timedelta(days=300), display_name="new")
+CERT = Cred("k-cert", NOW - timedelta(days=1), display_name="", type="certificate")
+HINTS = {"k-old": "Ab1", "k-new": "Xy9"}
+
+
+class TestFacts:
+    """facts_for: literal credentials in, the app_credentials field out."""
+
+    @pytest.mark.parametrize(
+        ("code", "creds", "listed", "note"),
+        [
+            (
+                "7000222",
+                [OLD],
+                ["k-old"],
+                "The secret 'old' (value starts with 'Ab1') of app 'etl' expired 2025-03-30 06:00 UTC, and the app has no valid secret",
+            ),
+            (
+                "7000222",
+                [OLD, NEW],
+                ["k-new", "k-old"],
+                "a valid one exists ('new' (ends 2026-01-27 06:00 UTC, value starts with 'Xy9')): the consumer still sends the old one",
+            ),
+            (
+                "700027",
+                [OLD, CERT],
+                ["k-cert"],
+                "The certificate key id k-cert of app 'etl' expired 2025-04-01 06:00 UTC",
+            ),
+            (
+                "7000215",
+                [OLD, NEW],
+                ["k-new", "k-old"],
+                "has 1 valid secret: 'new' (ends 2026-01-27 06:00 UTC, value starts with 'Xy9'). The configured value must start with one of these hints; a GUID is the secret's ID",
+            ),
+            ("7000215", [OLD], ["k-old"], "has no valid secret"),
+        ],
+    )
+    def test_names_the_credentials(self, code: str, creds: list[Cred], listed: list[str], note: str) -> None:
+        """Newest first; the expired flag is as of the failure; the note names what to look at."""
+        found = facts_for(code, "app-1", "etl", creds, HINTS, NOW)  # type: ignore[arg-type]
+        assert found is not None
+        assert [c["key_id"] for c in found["credentials"]] == listed
+        assert note in found["note"]
+        assert all(c["expired"] == (c["key_id"] != "k-new") for c in found["credentials"])
+
+    @pytest.mark.parametrize(("code", "creds"), [("53003", [OLD]), ("700027", [OLD]), ("7000222", [CERT])])
+    def test_nothing_to_say(self, code: str, creds: list[Cred]) -> None:
+        """Another code, or no credential of the type the code is about: no field at all."""
+        assert facts_for(code, "app-1", "etl", creds, HINTS, NOW) is None  # type: ignore[arg-type]
+
+
+def by_code(sent: list[Notification]) -> dict[str, Notification]:
+    return {n.code: n for n in sent if not n.incident_id.startswith("credential:")}
+
+
+class TestFailuresNameTheCredential:
+    def test_expired_and_existing_secrets_over_https(self, sim: Simulator, tmp_path: Path) -> None:
+        """A 7000222 names legacy-etl's expired secret and when; a 7000215 lists the notebook app's
+        secrets with hint and end date; both in --json, the console text and Slack's blocks."""
+        svc, sink = service(sim, tmp_path)
+        try:
+            svc.cycle(wait=False)
+            codes = by_code(sink.sent)
+            expired, wrong = codes["7000222"].app_credentials, codes["7000215"].app_credentials
+        finally:
+            svc.close()
+        assert expired is not None and expired["app_name"] == "legacy-etl"
+        (gone,) = expired["credentials"]
+        assert gone["expired"] and gone["expires_at"] == "2025-03-23T06:00:00Z"  # 10 days before the start
+        assert "expired 2025-03-23 06:00 UTC" in expired["note"] and "no valid secret" in expired["note"]
+        assert wrong is not None and wrong["app_id"] == NOTEBOOK_APP
+        assert [(c["display_name"], c["hint"], c["expired"]) for c in wrong["credentials"]] == [
+            ("notebook-2024", "sim", False)
+        ]
+        assert "value starts with 'sim'" in wrong["note"] and "secret's ID" in wrong["note"]
+        n = codes["7000215"]
+        assert json_line(n)["app_credentials"] == wrong
+        assert "secret's ID" in ConsoleSink(ConsoleSinkConfig(name="c", type="console")).render(n)
+        assert any("secret" in json.dumps(b) and "notebook-2024" in json.dumps(b) for b in slack_blocks(n))
+        assert "app_credentials" not in json_line(codes["53003"])  # other codes: no field
+
+    def test_without_application_read_all_said_once(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The daemon's own app lacks Application.Read.All: credential failures still alert, without
+        the field, and over three cycles the tenant gets one missing-permission notice, no errors."""
+        data = load_scenario("demo").model_dump(mode="json", exclude_unset=True)
+        data["tenants"][0]["apps"][0]["application_read"] = False
+        with Simulator(scenario=Scenario.model_validate(data), port=0, speed=0) as s:
+            svc, sink = service(s, tmp_path)
+            try:
+                with caplog.at_level(logging.WARNING):
+                    for _ in range(3):
+                        svc.cycle(wait=False)
+                        s.clock.advance(timedelta(minutes=20))
+            finally:
+                svc.close()
+        codes = by_code(sink.sent)
+        assert codes["7000222"].app_credentials is None and codes["7000215"].app_credentials is None
+        said = [r for r in caplog.records if getattr(r, "kind", "") == "missing_permission"]
+        assert len(said) == 1
+        assert [n.incident_id for n in sink.sent if n.source == "self"] == ["credential-access-contoso"]
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -57,7 +57,7 @@ def service(
 
 
 def by_code(sent: list[Notification], code: str) -> list[Notification]:
-    return [n for n in sent if n.code == code]
+    return [n for n in sent if n.code == code and n.kind != "credential_expiry"]
 
 
 class TestCauseFound:

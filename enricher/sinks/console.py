@@ -52,6 +52,8 @@ def json_line(n: Notification) -> dict[str, Any]:
     }
     if n.signin is not None:
         line["signin"] = n.signin
+    if n.app_credentials is not None:
+        line["app_credentials"] = n.app_credentials
     if n.credential is not None:  # credential_expiry: the app, the credential and every dependent item
         line |= {
             "app_id": n.app_id,
@@ -84,7 +86,7 @@ def text_block(n: Notification, style: Style) -> str:
     for item in text.items_lines(n):
         row("Item", item)
     row("Seen", text.seen_line(n))
-    for extra in (text.lasted_line(n), text.schedule_line(n)):
+    for extra in (text.lasted_line(n), text.schedule_line(n), text.credentials_line(n)):
         if extra:
             row("", extra)
     if n.cause:

@@ -96,7 +96,7 @@ def blocks(n: Notification) -> list[dict[str, Any]]:
                 "text": plain(f"{counted(len(n.items), 'item')}\n{listing}", limits.SLACK_SECTION),
             }
         )
-    notes = [line for line in (text.lasted_line(n), text.schedule_line(n)) if line]
+    notes = [line for line in (text.lasted_line(n), text.schedule_line(n), text.credentials_line(n)) if line]
     if notes:
         out.append({"type": "section", "text": mrkdwn("\n".join(notes))})
     if n.cause or n.summary:

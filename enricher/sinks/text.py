@@ -162,6 +162,12 @@ class Step:
     command: str | None
 
 
+def credentials_line(n: Notification) -> str | None:
+    """Which of the app's credentials expired, or which exist (7000222, 700027, 7000215)."""
+    facts = n.app_credentials
+    return one_line(str(facts.get("note") or "")) or None if facts else None
+
+
 def fix_steps(n: Notification) -> list[Step]:
     return [
         Step(i, truncate(one_line(f.step), limits.STEP), printable(f.command).strip() if f.command else None)
@@ -202,7 +208,7 @@ def plain_text(n: Notification) -> str:
     lines = [title_line(n), f"Severity: {n.severity}", ""]
     lines += [f"Item: {line}" for line in items_lines(n)]
     lines.append(seen_line(n).capitalize())
-    for extra in (lasted_line(n), schedule_line(n)):
+    for extra in (lasted_line(n), schedule_line(n), credentials_line(n)):
         if extra:
             lines.append(extra)
     if n.cause:
