@@ -140,7 +140,9 @@ def test_pushed_and_polled_failure_is_one_incident(running: Running) -> None:
     assert running.post("azure-monitor", body).json()["aadsts"] == 1
     assert running.flush()[before:] == []
     incidents = running.svc.store.open_counts()
-    assert sum(incidents.values()) == len({n.incident_id for n in running.sink.sent})
+    # the credential forecast's warnings are not incidents of the book (tests/test_credential_expiry.py)
+    told = {n.incident_id for n in running.sink.sent if not n.incident_id.startswith("credential:")}
+    assert sum(incidents.values()) == len(told)
 
 
 class TestGuards:
