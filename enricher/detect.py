@@ -286,7 +286,8 @@ def _field_value(name: str, raw: str | None) -> str | None:
     if raw is None:
         return None
     if name in ("trace_id", "correlation_id", "client_id"):
-        return _BREAKS.sub("", raw).lower()
+        # a GUID without line breaks is exactly 36 characters (and already lower case): the usual case
+        return raw if len(raw) == 36 else _BREAKS.sub("", raw).lower()
     if name == "timestamp":
         return raw.upper().replace(" ", "T", 1)
     return raw.lower()
