@@ -328,6 +328,8 @@ class TestDemo:
             in out
         )
         assert "--append" in out and "Only then remove the old client secret" in out
+        block = out[out.index("CREDENTIAL_EXPIRY") :].split("\n\n")[0]
+        assert "failure" not in block and "ends 2025-04-07 06:00 UTC" in block  # a forecast, not a failure
 
 
 # -- credential failures name the credential ---------------------------------------------------------

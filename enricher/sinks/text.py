@@ -133,6 +133,8 @@ def items_lines(n: Notification, limit: int = limits.ITEMS_LISTED) -> list[str]:
 
 
 def seen_line(n: Notification) -> str:
+    if n.credential is not None:  # a forecast: nothing has failed yet
+        return f"checked {fmt_time(n.created_at)} · ends {n.credential.expires_at.replace('T', ' ')[:16]} UTC"
     times = counted(n.count, "failure")
     return f"first seen {fmt_time(n.first_seen)} · {times} · last seen {fmt_time(n.last_seen)}"
 
