@@ -360,6 +360,8 @@ def _notify(book: Book, pending: list[Pending], now: datetime) -> Notification:
             {"step": f.step, "command": f.command}
             for f in name_policy([FixStep(**f) for f in content.get("fixes") or ()], first.signin)
         ]
+    if kind == "update" and first.signin and not first.children:  # the only update a lone item gets
+        content["title"] = f"Cause found: {content.get('title', first.code)}"
     if first.children:
         content.update(family_of(first))
     elif len(items) > 1:

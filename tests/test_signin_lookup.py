@@ -115,6 +115,7 @@ class TestLateSignin:
         assert len(updates) == 1
         assert [p["name"] for p in (updates[0].signin or {})["policies"]] == [POLICY]
         assert updates[0].incident_id == first.incident_id
+        assert updates[0].title == f"Cause found: {first.title}" and POLICY in updates[0].cause
         svc.close()
 
     def test_restart_neither_loses_nor_repeats_it(self, sim: Simulator, tmp_path: Path) -> None:
