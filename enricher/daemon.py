@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from connectors.errors import Stopped
 from enricher import config as cfg
 from enricher import logs
 from enricher.delivery import Deliverer, DeliveryReport
-from enricher.errors import ConfigError, EnricherError
+from enricher.errors import ConfigError, EnricherError, StoreError
 from enricher.health import HealthServer
 from enricher.knowledge import load_knowledge
 from enricher.metrics import Metrics
@@ -38,6 +39,8 @@ from enricher.store import SQLiteStore, Store
 from enricher.wiring import SourceJob, Tenant, build_tenant, secrets_of, state_db
 
 log = logging.getLogger("aadsts_enricher.daemon")
+#: What SQLite says about a damaged file.
+_CORRUPT = ("malformed", "not a database", "file is encrypted")
 
 
 def utc_now() -> datetime:
@@ -60,6 +63,8 @@ class Service:
         self.config = config
         self.clock = clock
         self.stop = threading.Event()
+        #: Set (with a one-line reason) when the daemon must not go on, e.g. a corrupt state file.
+        self.fatal: str | None = None
         self.kb = load_knowledge([Path(config_dir, config.knowledge_dir)] if config.knowledge_dir else [])
         # a reload hands over the metrics, so counters keep counting
         self.metrics = metrics or Metrics(kb_version=self.kb.version)
@@ -113,6 +118,9 @@ class Service:
         except Stopped:  # nothing of this poll was stored: the next start polls again
             log.info("poll cut short by stop", extra={"source": job.name})
             return
+        except (StoreError, sqlite3.DatabaseError) as exc:
+            self._check_corrupt(exc)
+            raise
         self._count_requests()
         log.info(
             "polled",
@@ -132,8 +140,22 @@ class Service:
 
     def flush(self) -> None:
         """Write due notifications to the outbox and tell the sink workers; delivery happens there."""
-        self.pipeline.flush(self.clock())
+        try:
+            self.pipeline.flush(self.clock())
+        except (StoreError, sqlite3.DatabaseError) as exc:
+            self._check_corrupt(exc)
+            raise
         self.deliverer.wake()
+
+    def _check_corrupt(self, exc: Exception) -> None:
+        """A corrupt state file is fatal: every job would fail while /readyz still said ready.
+        ``fatal`` tells the daemon's main loop to stop and exit 1 with this one line."""
+        text = str(exc)
+        if any(word in text for word in _CORRUPT):
+            self.fatal = (
+                f"state database {state_db(self.config)} is corrupt ({text}); restore it or move it away"
+            )
+            self.stop.set()
 
     def look_up_signins(self) -> None:
         """The scheduler's sign-in job: due look-ups through Graph; the flush job sends what they found."""
@@ -261,6 +283,8 @@ class Daemon:
         )
         try:
             while not self.stopped.wait(0.5):
+                if self.service.fatal:
+                    break
                 if self._reload.is_set():
                     self._reload.clear()
                     running = self._reload_now(running)
@@ -270,6 +294,9 @@ class Daemon:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             log.info("stopped")
+        if self.service.fatal:
+            log.error("stopped: cannot go on", extra={"reason": self.service.fatal})
+            return 1
         return 0
 
     def _start(self, svc: Service) -> Running:

@@ -10,6 +10,7 @@ so the outbox's uniqueness keeps every notification single) or the new one.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,10 +32,11 @@ from enricher.knowledge import KnowledgeBase
 from enricher.metrics import Metrics
 from enricher.models import Alert
 from enricher.notification import ItemRef, Notification
+from enricher.redact import scrub, scrub_record, secret_list
 from enricher.routing import Silence, muted, route
 from enricher.store import Store
 from enricher.store.books import flush_book, poll_book
-from enricher.wiring import SourceJob, policy_of
+from enricher.wiring import SourceJob, policy_of, secrets_of
 from enricher.wording import counted
 
 log = logging.getLogger("aadsts_enricher.pipeline")
@@ -132,15 +134,23 @@ class Pipeline:
 
     # -- polling ---------------------------------------------------------------------------------
 
+    @functools.cached_property
+    def _secrets(self) -> tuple[str, ...]:
+        return secret_list(secrets_of(self.config))
+
     def poll(self, job: SourceJob, now: datetime) -> PollReport:
         report = PollReport(job.name)
         started = time.monotonic()
         poll = job.connector.poll(now, self.store.get_cursor(job.name))
-        report.records, report.errors = len(poll.records), list(poll.errors)
+        poll.records = [scrub_record(r, self._secrets) for r in poll.records]  # a peer may echo one
+        report.records = len(poll.records)
+        report.errors = [scrub(e, self._secrets) for e in poll.errors]
         report.notes = [
-            f"{n.item}: {n.message}" for n in poll.notices if f"{n.item}: {n.message}" not in poll.errors
+            scrub(f"{n.item}: {n.message}", self._secrets)
+            for n in poll.notices
+            if f"{n.item}: {n.message}" not in poll.errors
         ]
-        report.auth_error = poll.auth_error.message if poll.auth_error else None
+        report.auth_error = scrub(poll.auth_error.message, self._secrets) if poll.auth_error else None
         self._read_apps(poll.records, now)  # Graph, before the transaction
         with self.store.transaction():
             new = self.store.take_unseen(poll.records, now)

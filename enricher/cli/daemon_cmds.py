@@ -81,11 +81,15 @@ def _service(path: str):  # type: ignore[no-untyped-def]
     from enricher import logs
     from enricher.daemon import Service
     from enricher.preflight import load_checked
+    from enricher.store.lock import lock_state
     from enricher.wiring import secrets_of
 
     config = load_checked(path)
     logs.setup(config.log.level, config.log.format, secrets_of(config))
-    return Service(config, Path(path).resolve().parent)
+    held = lock_state(Path(config.state.path))  # a second daemon on this state refuses here
+    service = Service(config, Path(path).resolve().parent)
+    service.state_lock = held  # type: ignore[attr-defined]  # held for the life of the process
+    return service
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -79,3 +79,30 @@ def test_sigterm_while_an_api_trickles_one_byte_at_a_time(live_sim: Simulator, t
         code = stop_and_wait(path, tmp_path, lambda: len(server.requests) >= 1)
     assert code == 0
     assert server.sent < 10_000
+
+
+def test_a_corrupt_state_file_stops_the_daemon_with_one_line(live_sim: Simulator, tmp_path: Path) -> None:
+    """Pages in the middle of state.db overwritten: run exits 1 and says why, instead of failing
+    every job while /readyz says ready."""
+    path = config(live_sim, tmp_path)
+    once = subprocess.run([SCRIPT, "once", "--config", str(path)], capture_output=True, timeout=120)
+    assert once.returncode in (0, 1), once.stderr
+    db = tmp_path / "state" / "state.db"
+    data = bytearray(db.read_bytes())
+    assert len(data) > 5 * 4096
+    data[2 * 4096 : len(data) - 4096] = bytes(range(256)) * ((len(data) - 3 * 4096) // 256) + bytes(
+        (len(data) - 3 * 4096) % 256
+    )
+    db.write_bytes(bytes(data))
+    log = (tmp_path / "daemon.log").open("ab")
+    proc = subprocess.Popen([SCRIPT, "run", "--config", str(path)], stdout=log, stderr=log)
+    try:
+        code = proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(
+            "a daemon on a corrupt state file kept running: " + (tmp_path / "daemon.log").read_text()[-2000:]
+        )
+    text = (tmp_path / "daemon.log").read_text()
+    assert code in (1, 2), text[-2000:]
+    assert "corrupt" in text or "malformed" in text, text[-2000:]
