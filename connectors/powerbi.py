@@ -15,6 +15,9 @@ Two modes, chosen by config:
   listed once per discovery interval; each cycle reads the last few refreshes of every refreshable
   dataset.
 
+A failed refresh is annotated with the gateway and data source the dataset reads
+(``powerbi_sources``: one ``datasources`` call per failing dataset), which root-cause grouping keys on.
+
 Dataflow transactions carry no error text at all; their failures are reported as failed runs
 with an empty ``error_text`` ("failed, cause unknown"). A refused transactions call is reported
 once, like a refused history.
@@ -46,6 +49,7 @@ from connectors.http import AzureHttp
 from connectors.paths import seg
 from connectors.powerbi_catalog import Catalog, Dataflow, Dataset, discover_admin, discover_workspaces
 from connectors.powerbi_records import dataflow_record, dataset_record, refresh_key
+from connectors.powerbi_sources import Origins
 from connectors.records import Source
 from connectors.timefmt import iso
 
@@ -92,6 +96,7 @@ class PowerBIConnector:
         self._no_history: set[str] = set()
         self._no_transactions: set[str] = set()
         self._ledger = Ledger()
+        self._origins = Origins()  # gateway and data source of failing datasets, until rediscovery
         self._lock = threading.Lock()
 
     def poll(self, now: datetime, cursor: Mapping[str, str]) -> Poll:
@@ -101,6 +106,8 @@ class PowerBIConnector:
                 self._poll_refreshables(poll)
             else:
                 self._poll_histories(poll, [(d, None, "") for d in self._catalog.datasets.values()], False)
+            admin = self.options.mode == "admin"
+            self._origins.annotate(poll, self.http, self.root, self.scope, admin, self.options.workers)
             if self.options.dataflows:
                 self._poll_dataflows(poll)
 
@@ -136,6 +143,7 @@ class PowerBIConnector:
         self._catalog = catalog
         self._no_history.clear()
         self._no_transactions.clear()
+        self._origins.clear()
 
     # -- refreshes --------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from connectors.simulator import errors, odata
 from connectors.simulator import powerbi_payloads as payloads
 from connectors.simulator.auth import Principal
+from connectors.simulator.datasources import DatasourcesApi
 from connectors.simulator.faults import Quota
 from connectors.simulator.http import BadRequest, Request, Response, Router, json_page, json_response
 from connectors.simulator.model import PbiDataset, PbiWorkspace, is_member
@@ -32,6 +33,7 @@ class PowerBIApi:
         self.state = state
 
     def register(self, router: Router) -> None:
+        sources = DatasourcesApi(self.state)
         routes: list[tuple[str, Callable[[Request], Response]]] = [
             ("/groups", self.groups),
             ("/groups/{groupId}/datasets", self.datasets),
@@ -41,6 +43,8 @@ class PowerBIApi:
             ("/groups/{groupId}/dataflows/{dataflowId}/transactions", self.transactions),
             ("/admin/groups", self.admin_groups),
             ("/admin/capacities/refreshables", self.refreshables),
+            ("/groups/{groupId}/datasets/{datasetId}/datasources", sources.in_group),
+            ("/admin/datasets/{datasetId}/datasources", sources.as_admin),
         ]
         for template, handler in routes:
             router.add("GET", ROOT + template, "powerbi", handler)

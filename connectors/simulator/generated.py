@@ -4,6 +4,11 @@ Workspace ``i`` and dataset ``j`` are computed on demand; their ids carry the in
 (``ids.indexed_uuid``), so looking one up by id is arithmetic plus one check. Which datasets
 fail is decided once by a seeded sample (a few hundred indexes), so listing the failures does
 not scan 100,000 datasets. Generated pipelines are few enough (thousands) to build eagerly.
+
+Failures are correlated the way they are in a real tenant: one broken thing takes many items down.
+The failing items of one code share one of ``causes_per_code`` causes (:func:`broken`): for an app
+code, the service principal they sign in with; otherwise the data source (and so the gateway) a
+dataset reads, or the linked service a pipeline uses.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from connectors.simulator import aadsts
 from connectors.simulator.ids import fast_indexed_uuid, mix64, stable_int, stable_uuid, uuid_index
 from connectors.simulator.model import (
     Activity,
@@ -32,6 +38,15 @@ from connectors.simulator.timefmt import parse_offset
 
 GEN_DATASET_BASE = 1 << 16  # job numbers of generated datasets start here
 GEN_PIPELINE_BASE = GEN_DATASET_BASE + (1 << 19)
+
+
+def broken(spec: GenerateSpec, seed: int, tenant_id: str, code: int, index: int) -> tuple[int, str | None]:
+    """(shared slot, service principal) of a failing item: items failing with one code split over
+    ``causes_per_code`` slots; an app code also names the app (client id) whose credential broke."""
+    which = index % spec.causes_per_code
+    slot = stable_int(seed, tenant_id, "broken", code, which)
+    app = aadsts.lookup(code).principal == "app"
+    return slot, stable_uuid(seed, tenant_id, "broken-app", code, which) if app else None
 
 
 def _sample_failures(
@@ -99,9 +114,12 @@ class GeneratedPowerBI:
         h = mix64(self._seed ^ (j * 0x9E3779B1))
         gateway = (h >> 16) % 5 == 0
         failures: tuple[FailureWindow, ...] = ()
+        slot: int | None = None
         if j in self.failing:
             code, since = self.failing[j]
-            failures = (FailureWindow(code, "gateway" if gateway else "oauth", start=since),)
+            slot, app = broken(self.spec, self._seed, self._tenant, code, j)
+            kind = "gateway" if gateway else "oauth"
+            failures = (FailureWindow(code, kind, start=since, principal=app),)
         refreshable = self.is_refreshable(j)
         job = (
             Job(
@@ -125,6 +143,7 @@ class GeneratedPowerBI:
             refreshable=refreshable,
             configured_by="svc-bi@generated.example",
             created=datetime.fromtimestamp(self._start - 86_400 * (30 + (h >> 32) % 700), UTC),
+            source_slot=slot,
         )
 
     def dataset_by_id(self, dataset_id: str) -> PbiDataset | None:
@@ -160,7 +179,9 @@ def generated_subscription(
         first = f * spec.pipelines_per_factory
         last = min(first + spec.pipelines_per_factory, spec.pipelines)
         pipelines = tuple(
-            _pipeline(p, seed, tenant_id, container=container, not_before=not_before, failing=failing.get(p))
+            _pipeline(
+                p, spec, seed, tenant_id, container=container, not_before=not_before, failing=failing.get(p)
+            )
             for p in range(first, last)
         )
         factories.append(
@@ -171,6 +192,7 @@ def generated_subscription(
 
 def _pipeline(
     p: int,
+    spec: GenerateSpec,
     seed: int,
     tenant_id: str,
     *,
@@ -180,7 +202,11 @@ def _pipeline(
 ) -> Pipeline:
     h = mix64(seed ^ (p * 0x2545F491))
     linked = f"ls_gen_sql_{p % 40:02d}"
-    failures = () if failing is None else (FailureWindow(failing[0], "linked_service", start=failing[1]),)
+    failures: tuple[FailureWindow, ...] = ()
+    if failing is not None:
+        slot, app = broken(spec, seed, tenant_id, failing[0], p)
+        linked = f"ls_gen_sql_{slot % 40:02d}"
+        failures = (FailureWindow(failing[0], "linked_service", start=failing[1], principal=app),)
     job = Job(
         number=GEN_PIPELINE_BASE + p,
         key=stable_int(seed, tenant_id, "gen-pipeline", p),

@@ -122,6 +122,8 @@ class PbiDataset(NamedTuple):
     refreshable: bool
     configured_by: str
     created: datetime
+    #: which of the tenant's shared data sources it reads (``datasources.py``); None: from its id
+    source_slot: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -273,6 +273,8 @@ class GenerateSpec(Strict):
     codes: dict[int, float] = {53003: 1.0}  # AADSTS code -> weight
     failing_since: OffsetText = "-6h"
     members: list[str] | None = None
+    #: distinct broken things behind the failing items of one code (apps, data sources, linked services)
+    causes_per_code: int = Field(default=1, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _shape(self) -> GenerateSpec:

@@ -80,8 +80,9 @@ class Dashboard:
             return 400, HTML, error_page(str(exc)).encode()
         now = self.clock()
         chosen = _store_filter(filters, now)
+        top = dataclasses.replace(chosen, top_level=True)  # children are listed by their parent
         opened, resolved = (
-            [incident_view(i) for i in self.store.list_incidents(chosen, state=state, limit=PAGE_LIMIT)]
+            [incident_view(i) for i in self.store.list_incidents(top, state=state, limit=PAGE_LIMIT)]
             for state in ("open", "resolved")
         )
         shown = [_scrubbed(r) for r in self.store.incident_rows(IncidentFilter(now - filters.span))]
@@ -105,7 +106,7 @@ class Dashboard:
         except FilterError as exc:
             return _json(400, {"error": str(exc)})
         now = self.clock()
-        chosen = _store_filter(filters, now)
+        chosen = dataclasses.replace(_store_filter(filters, now), top_level=True)  # children: in their parent
         counts = self.store.count_incidents(chosen)
         opened, resolved = counts.get("open", 0), counts.get("resolved", 0)
         listed = self.store.list_incidents(chosen, state=state, limit=limit)

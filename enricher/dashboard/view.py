@@ -90,6 +90,12 @@ class IncidentView:
     flapping: bool
     #: the sign-in event found behind the failure (enricher.signin_lookup.payload_of), if any
     signin: dict[str, Any] | None = None
+    #: a child: the id of the parent incident that lists it
+    parent: str | None = None
+    #: a parent: how many items it adopted (``items`` are those still failing)
+    children: int = 0
+    #: the cause its code groups by: ``{"key", "value", "label"}``
+    root_cause: Mapping[str, str] | None = None
 
     @property
     def workspaces(self) -> tuple[str, ...]:
@@ -150,6 +156,9 @@ def incident_view(inc: Incident) -> IncidentView:
         excerpt=_text(c.get("excerpt")),
         flapping=inc.flapping,
         signin=inc.signin,
+        parent=inc.parent,
+        children=inc.children,
+        root_cause={k: scrub(_text(v)) for k, v in inc.root_cause.items()} if inc.root_cause else None,
     )
 
 
@@ -205,6 +214,9 @@ def incident_json(view: IncidentView) -> dict[str, Any]:
         "excerpt": view.excerpt,
         "flapping": view.flapping,
         "signin": view.signin,
+        "parent": view.parent,
+        "children": view.children,
+        "root_cause": dict(view.root_cause) if view.root_cause else None,
     }
 
 

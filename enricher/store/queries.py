@@ -29,6 +29,9 @@ class IncidentFilter:
     severities: tuple[str, ...] = ()
     codes: tuple[str, ...] = ()
     workspaces: tuple[str, ...] = ()
+    #: only incidents that are no parent's child (a parent lists its children, so the top level
+    #: counts each root cause once)
+    top_level: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ def matches(inc: Incident, f: IncidentFilter) -> bool:
         and (not f.severities or severity_of(inc) in f.severities)
         and (not f.codes or inc.code in f.codes)
         and (not wanted or any(w.casefold() in wanted for w in workspaces_of(inc)))
+        and (not f.top_level or inc.parent is None)
     )
 
 

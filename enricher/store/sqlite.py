@@ -25,7 +25,7 @@ from enricher.store.base import (
     worth_processing,
 )
 from enricher.store.codec import incident_from, silence_from, silence_json
-from enricher.store.sqlite_dashboard import LIST_INDEX, WORKSPACE_KEYS, DashboardQueries
+from enricher.store.sqlite_dashboard import LIST_INDEX, PARENTS, WORKSPACE_KEYS, DashboardQueries
 from enricher.store.sqlite_incidents import INCIDENT_INDEXES, IncidentTables
 from enricher.store.sqlite_outbox import OutboxTable
 from enricher.store.sqlite_signins import SIGNIN_LOOKUPS, SigninTable
@@ -80,6 +80,8 @@ MIGRATIONS: tuple[str, ...] = (
     SIGNIN_LOOKUPS,
     # 9: the dashboard's numbers kept summed (filled from the existing incidents when applied)
     STAT_TABLES,
+    # 10: the parent of a child incident (the dashboard's top level)
+    PARENTS,
 )
 
 

@@ -26,6 +26,13 @@ WORKSPACE_KEYS = """
 LIST_INDEX = """
     CREATE INDEX incidents_list ON incidents(state, severity, last_seen, resolved_at, source, code, id);
     """
+#: Migration 10: the parent of a child incident, so lists can show the top level from the index.
+PARENTS = """
+    ALTER TABLE incidents ADD COLUMN parent TEXT;
+    UPDATE incidents SET parent = json_extract(body, '$.parent');
+    DROP INDEX incidents_list;
+    CREATE INDEX incidents_list ON incidents(state, severity, last_seen, resolved_at, source, code, parent, id);
+    """
 _RANK_SQL = (
     "CASE severity " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in RANK.items()) + f" ELSE {RANK['info']} END"
 )
@@ -123,6 +130,8 @@ def _where(f: IncidentFilter) -> tuple[str, list[object]]:
         known = ", ".join("?" * len(RANK))
         parts.append(f"(severity IN ({marks})" + (f" OR severity NOT IN ({known}))" if unknown else ")"))
         args += [*f.severities, *(RANK if unknown else ())]
+    if f.top_level:
+        parts.append("parent IS NULL")
     if f.workspaces:
         keys = sorted({w.casefold() for w in f.workspaces})
         parts.append(

@@ -134,8 +134,8 @@ class IncidentTables:
     def _save_incident(self, inc: Incident) -> None:
         self._run(
             "INSERT OR REPLACE INTO incidents (id, fingerprint, state, code, severity, source, first_seen, "
-            "last_seen, resolved_at, body, tenant, notified, last_notified_at, flapping, last_change) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "last_seen, resolved_at, body, tenant, notified, last_notified_at, flapping, last_change, parent) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 inc.id,
                 inc.fingerprint,
@@ -152,6 +152,7 @@ class IncidentTables:
                 _iso(inc.last_notified_at),
                 int(inc.flapping),
                 _iso(inc.changes[-1] if inc.changes else None),
+                inc.parent,
             ),
         )
         self._run("DELETE FROM incident_items WHERE incident_id = ?", (inc.id,))

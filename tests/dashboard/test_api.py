@@ -13,7 +13,7 @@ INCIDENT_FIELDS = {
     "id", "state", "severity", "code", "title", "short", "summary", "category", "source", "tenant",
     "items", "first_seen", "last_seen", "resolved_at", "resolve_seconds", "count",
     "consecutive_failures", "schedule_failures_left", "correlation_id", "fixes", "links", "excerpt",
-    "flapping", "signin",
+    "flapping", "signin", "parent", "children", "root_cause",
 }  # fmt: skip
 ITEM_FIELDS = {
     "source", "container_kind", "container_name", "container_id", "item_name", "item_type", "item_id",
