@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench bench-ingest bench-detect bench-enrich bench-poll bench-deliver bench-incidents bench-killloop container-smoke browser promtool alertmanager clean
+.PHONY: demo test lint types unit bench bench-ingest bench-detect bench-enrich bench-poll bench-deliver bench-incidents bench-grouping bench-killloop container-smoke browser promtool alertmanager clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -63,7 +63,7 @@ alertmanager:
 		|| echo "could not install prometheus-alertmanager: tests/sinks/test_alertmanager_real.py will be skipped"; \
 	fi
 
-bench: bench-detect bench-enrich bench-poll bench-deliver bench-incidents bench-startup bench-ingest
+bench: bench-detect bench-enrich bench-poll bench-deliver bench-incidents bench-grouping bench-startup bench-ingest
 
 bench-detect: $(STAMP)
 	$(BIN)/python bench/detect.py
@@ -84,6 +84,9 @@ bench-incidents: $(STAMP)
 # push -> notification latency of /api/v1/ingest at 100 alerts/s (about 25 s)
 bench-ingest: $(STAMP)
 	$(BIN)/python bench/ingest.py
+
+bench-grouping: $(STAMP)
+	$(BIN)/python bench/grouping.py
 
 bench-startup: $(STAMP)
 	$(BIN)/python bench/startup.py

@@ -1,31 +1,37 @@
 """Benchmark: one root cause, one alert, on the ``scale`` scenario's first cycle.
 
-Run: ``make bench-grouping`` (or ``.venv/bin/python bench/grouping.py``). The bundled simulator
-serves the ``scale`` tenant (100,000 datasets, 2,000 ADF pipelines, 0.2% of them failing with an
-AADSTS code behind a few apps, gateways, data sources and linked services) over HTTPS in this
-process, with its clock frozen; the real daemon (Power BI admin mode, ADF) runs ``--cycles``
-cycles against it into a SQLite store. Printed: failing items, parents, lone incidents, open
-incidents at the top level (as ``/api/incidents`` lists them), notifications, and the ratio of
-failing items to top-level open incidents, against the naive baseline of one incident per item.
-Nothing here is timed.
+Run: ``make bench-grouping`` (or ``.venv/bin/python bench/grouping.py [--cycles N]``). The bundled
+simulator serves the ``scale`` tenant (100,000 datasets, 2,000 ADF pipelines, 0.2% of them failing
+with an AADSTS code behind a few broken apps, data sources and linked services) over HTTPS in this
+process, its clock frozen; the real daemon (Power BI admin mode without dataflows, ADF) runs the
+cycles into a SQLite store. Printed: failing items, parents, lone incidents, open incidents at the
+top level (as ``/api/incidents`` lists them, read over HTTP, and as the store counts them),
+notifications, and the ratio of failing items to top-level open incidents, against the naive
+baseline of one incident per item. Nothing here is timed; ``tests/test_grouping_scale.py`` checks
+the same contract on a smaller tenant.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import threading
+import urllib.request
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors.simulator import Simulator
+from connectors.simulator import Scenario, Simulator
 from enricher import config as cfg
 from enricher.daemon import Service
 from enricher.demo import demo_config_data
+from enricher.incidents import Incident
 from enricher.notification import Notification
 from enricher.sinks.base import DeliveryResult
 from enricher.store import SQLiteStore
@@ -52,6 +58,23 @@ class Collect:
         pass
 
 
+@dataclass
+class Figure:
+    failing: int  # items whose latest run failed with a code (children and lone incidents)
+    parents: int
+    lone: int
+    top_level_api: int  # open incidents at the top level of /api/incidents
+    top_level_store: int
+    notifications: int
+    orphans: list[str]  # failing items in no parent and no lone incident (must be empty)
+    twice: list[str]  # failing items in more than one top-level incident (must be empty)
+    mixed: list[str]  # notifications whose items come from more than one root cause (must be empty)
+
+    @property
+    def ratio(self) -> float:
+        return self.failing / max(self.top_level_api, 1)
+
+
 def scale_config(sim: Simulator, data_dir: Path) -> cfg.Config:
     raw = demo_config_data(sim, data_dir)
     raw["tenants"][0]["name"] = "scale"
@@ -63,45 +86,73 @@ def scale_config(sim: Simulator, data_dir: Path) -> cfg.Config:
     return cfg.Config.model_validate(raw)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cycles", type=int, default=1)
-    args = ap.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-grouping-"))
+def measure(scenario: str | Scenario, cycles: int, data_dir: Path) -> Figure:
     sink = Collect()
-    with Simulator(scenario="scale", port=0, speed=0) as sim:
-        config = scale_config(sim, data_dir)
+    with Simulator(scenario=scenario, port=0, speed=0) as sim:
         store = SQLiteStore(data_dir / "state.db")
-        svc = Service(config, data_dir, clock=sim.clock.now, sinks={"collect": sink}, store=store)
+        svc = Service(
+            scale_config(sim, data_dir), data_dir, clock=sim.clock.now, sinks={"collect": sink}, store=store
+        )
+        server = svc.health_server("127.0.0.1:0").start()
         try:
-            for n in range(args.cycles):
+            for n in range(cycles):
                 if n:
                     sim.clock.advance(timedelta(minutes=10))
                 report, _ = svc.cycle(wait=False)
                 for p in report.polls:
-                    print(
-                        f"  poll {p.source}: {p.records} runs, {p.failures} failures, errors {p.errors[:1]}"
-                    )
-            report_on(svc, sink, sim)
+                    if p.errors:
+                        print(f"  ({p.source}: {len(p.errors)} poll problems, first: {p.errors[0][:120]})")
+            svc.deliverer.deliver_due()
+            with urllib.request.urlopen(f"{server.url}/api/incidents?state=open&range=30d&limit=1") as answer:
+                api: dict[str, Any] = json.load(answer)
+            since = sim.clock.now() - timedelta(days=30)
+            top_store = store.count_incidents(IncidentFilter(since, top_level=True)).get("open", 0)
+            every = store.list_incidents(IncidentFilter(since), state="open", limit=10_000_000)
+            return figure_of(every, sink.sent, int(api["open"]), top_store)
         finally:
+            server.stop()
             svc.close()
-    return 0
 
 
-def report_on(svc: Service, sink: Collect, sim: Simulator) -> None:
-    store = svc.store
-    now = sim.clock.now()
-    everything = store.list_incidents(IncidentFilter(now - timedelta(days=30)), state="open", limit=1_000_000)
-    parents = [i for i in everything if i.children]
-    children = [i for i in everything if i.parent]
-    lone = [i for i in everything if not i.children and not i.parent]
-    failing = {k for i in everything if not i.children for k in i.item_keys}
-    print(f"failing items {len(failing)}, parents {len(parents)}, children {len(children)}, lone {len(lone)}")
-    print(f"notifications {len(sink.sent)}: {Counter(n.code for n in sink.sent)}")
-    for p in parents:
-        print("  ", p.code, p.root_cause, p.children)
-    for i in lone:
-        print("  lone", i.code, i.root_cause, i.items[0].source, i.items[0].item_name)
+def figure_of(every: list[Incident], sent: list[Notification], top_api: int, top_store: int) -> Figure:
+    parents = [i for i in every if i.children]
+    children = [i for i in every if i.parent]
+    lone = [i for i in every if not i.children and not i.parent]
+    failing = {k for i in (*children, *lone) for k in i.item_keys}
+    homes = Counter(k for i in (*parents, *lone) for k in i.item_keys)
+    cause_of = {(i.items[0].item_id if i.items else ""): str(i.root_cause) for i in (*children, *lone)}
+    mixed = [
+        n.title for n in sent if len({cause_of.get(item.item_id, "") for item in n.items if item.item_id}) > 1
+    ]
+    return Figure(
+        failing=len(failing),
+        parents=len(parents),
+        lone=len(lone),
+        top_level_api=top_api,
+        top_level_store=top_store,
+        notifications=len(sent),
+        orphans=sorted(failing - set(homes)),
+        twice=sorted(k for k, n in homes.items() if n > 1),
+        mixed=mixed,
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cycles", type=int, default=1, help="cycles to run, 10 simulated minutes apart")
+    args = ap.parse_args()
+    f = measure("scale", args.cycles, Path(tempfile.mkdtemp(prefix="bench-grouping-")))
+    print(f"scale scenario, {args.cycles} cycle(s):")
+    print(f"  failing items                     {f.failing}")
+    print(f"  parents                           {f.parents}")
+    print(f"  lone incidents                    {f.lone}")
+    print(f"  top-level open (/api/incidents)   {f.top_level_api}   (store: {f.top_level_store})")
+    print(f"  notifications                     {f.notifications}")
+    print(f"  failing items per top-level open  {f.ratio:.1f}x   (naive, one incident per item: 1.0x)")
+    print(
+        f"  items in no incident {len(f.orphans)}, in two {len(f.twice)}; notifications mixing causes {len(f.mixed)}"
+    )
+    return 0 if not (f.orphans or f.twice or f.mixed) and f.ratio >= 10 else 1
 
 
 if __name__ == "__main__":
