@@ -74,6 +74,7 @@ def test_a_secret_echoed_by_the_token_endpoint_is_masked_everywhere(tmp_path: Pa
             capture_output=True,
             timeout=120,
         )
+    assert (tmp_path / "out.jsonl").exists(), done.stderr.decode(errors="replace")[-3000:]
     out = (tmp_path / "out.jsonl").read_text(encoding="utf-8")
     assert "7000215" in out and "***" in out  # the failure was notified, with the echo masked
     stored = b"".join(p.read_bytes() for p in (tmp_path / "state").iterdir())
