@@ -26,12 +26,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from enricher.config import DeliveryConfig, JsonlSinkConfig, WebhookSinkConfig
-from enricher.delivery import Deliverer
 from enricher.models import FixStep, Link
 from enricher.notification import ItemRef, Notification
 from enricher.sinks.jsonl import JsonlSink
 from enricher.sinks.webhook import WebhookSink
 from enricher.store import SQLiteStore
+from enricher.wiring.delivery import Deliverer
 
 NOW = datetime(2025, 4, 2, 6, 0, tzinfo=UTC)
 

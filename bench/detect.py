@@ -22,9 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.records import RunRecord, RunStatus, Source
-from enricher.detect import detect
-from enricher.enrich import enrich
-from enricher.knowledge import load_knowledge
+from enricher.core.detect import detect
+from enricher.core.enrich import enrich
+from enricher.core.knowledge import load_knowledge
 
 RNG = random.Random(7)
 CODES = ["53003", "50076", "7000222", "7000215", "700082", "50173", "700016", "90002", "65001", "50079"]

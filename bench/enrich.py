@@ -30,14 +30,14 @@ BIN = Path(sys.executable).parent
 PLAIN = (
     "import json, sys\n"
     "from enricher.cli.enrich_cmd import process_lines\n"
-    "from enricher.knowledge import load_knowledge\n"
+    "from enricher.core.knowledge import load_knowledge\n"
     "with open(sys.argv[1], encoding='utf-8') as f:\n"
     "    for out in process_lines(f, load_knowledge()):\n"
     "        sys.stdout.write(json.dumps(out, ensure_ascii=False) + '\\n')\n"
 )
 NAIVE = (
     "import json, re, sys\n"
-    "from enricher.knowledge import load_knowledge\n"
+    "from enricher.core.knowledge import load_knowledge\n"
     "kb = load_knowledge()\n"
     "titles = {c: e.title for c, e in kb.entries.items()}\n"
     "rx = re.compile(r'AADSTS(\\d{5,7})')\n"

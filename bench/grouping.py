@@ -29,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.simulator import Scenario, Simulator
 from enricher import config as cfg
-from enricher.daemon import Service
-from enricher.demo import demo_config_data
-from enricher.incidents import Incident
+from enricher.core.incidents import Incident
 from enricher.notification import Notification
 from enricher.sinks.base import DeliveryResult
 from enricher.store import SQLiteStore
 from enricher.store.queries import IncidentFilter
+from enricher.wiring.daemon import Service
+from enricher.wiring.demo import demo_config_data
 
 
 class Collect:

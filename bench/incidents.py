@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from connectors.base import Poll
 from connectors.records import RunRecord, RunStatus, Source
 from enricher import config as cfg
+from enricher.core.knowledge import load_knowledge
 from enricher.dashboard.routes import Dashboard
-from enricher.knowledge import load_knowledge
-from enricher.pipeline import Pipeline
 from enricher.store import SQLiteStore
 from enricher.store.codec import incident_from
-from enricher.wiring import SourceJob
+from enricher.wiring.build import SourceJob
+from enricher.wiring.pipeline import Pipeline
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 CODES = ("53003", "7000222", "700082", "50076", "7000215")

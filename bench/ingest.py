@@ -27,9 +27,9 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from enricher import config as cfg
-from enricher.daemon import Daemon, Service
 from enricher.notification import Notification
 from enricher.sinks.base import DeliveryResult
+from enricher.wiring.daemon import Daemon, Service
 
 TOKEN = "bench-ingest-token"
 

@@ -39,8 +39,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.simulator import Simulator, starting_at
-from enricher.demo import demo_config_data
 from enricher.store import SQLiteStore
+from enricher.wiring.demo import demo_config_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from deliver import notification

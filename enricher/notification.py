@@ -101,11 +101,11 @@ class Notification:
     app_name: str | None = None
     credential: CredentialRef | None = None
     days_left: int | None = None
-    #: the sign-in event found behind the failure (``enricher.signin_lookup.payload_of``): id,
+    #: the sign-in event found behind the failure (``enricher.wiring.signin_lookup.payload_of``): id,
     #: event_type, status, policies, ip, location, device, app_id, principal, url
     signin: dict[str, Any] | None = None
     #: a 7000222/700027/7000215 failure: the app's secrets or certificates as Graph lists them
-    #: (``enricher.credential_facts.facts_for``): app_id, app_name, credentials, note
+    #: (``enricher.core.credential_facts.facts_for``): app_id, app_name, credentials, note
     app_credentials: dict[str, Any] | None = None
 
     @property

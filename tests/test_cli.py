@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from enricher.cli import main
-from enricher.knowledge import load_knowledge
+from enricher.core.knowledge import load_knowledge
 
 MSAL = (
     "MsalServiceException: AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the "

@@ -13,8 +13,8 @@ import pytest
 
 from enricher.cli import build_parser, main
 from enricher.cli.examples import EXAMPLES
-from enricher.knowledge import load_knowledge
-from enricher.wording import counted
+from enricher.core.knowledge import load_knowledge
+from enricher.core.wording import counted
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -23,14 +23,14 @@ from connectors.simulator.scenario import Scenario, load_scenario
 from enricher import config as cfg
 from enricher.cli import main
 from enricher.config import ConsoleSinkConfig
-from enricher.credential_facts import facts_for
-from enricher.daemon import Service
-from enricher.demo import demo_config_data
-from enricher.forecast import AppView, forecast, severity_for, window_of
+from enricher.core.credential_facts import facts_for
+from enricher.core.forecast import AppView, forecast, severity_for, window_of
 from enricher.notification import Notification
 from enricher.sinks.console import ConsoleSink, json_line
 from enricher.sinks.slack import blocks as slack_blocks
 from enricher.store import MemoryStore
+from enricher.wiring.daemon import Service
+from enricher.wiring.demo import demo_config_data
 from tests.connectors.conftest import endpoints, http_for, spec
 from tests.fakes import MemorySink
 

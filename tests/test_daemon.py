@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from connectors.simulator import Simulator, starting_at
-from enricher.demo import demo_config_data
+from enricher.wiring.demo import demo_config_data
 
 EXPECTED = {"53003", "7000222", "700082", "50076", "50000", "7000215", "700016"}
 SCRIPT = str(Path(sys.executable).with_name("aadsts-enricher"))

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from enricher.config import DeliveryConfig, WebhookSinkConfig
-from enricher.delivery import Deliverer, next_attempt
 from enricher.metrics import Metrics
 from enricher.notification import Notification
 from enricher.sinks.webhook import WebhookSink
 from enricher.store import MemoryStore
+from enricher.wiring.delivery import Deliverer, next_attempt
 from tests.fakes import MemorySink
 from tests.sinks.conftest import firing
 from tests.sinks.servers import Receiver, Reply

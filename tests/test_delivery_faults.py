@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from enricher.config import DeliveryConfig, WebhookSinkConfig
-from enricher.delivery import Deliverer
 from enricher.notification import Notification
 from enricher.sinks.webhook import WebhookSink
 from enricher.store import SQLiteStore
+from enricher.wiring.delivery import Deliverer
 from tests.sinks.conftest import firing
 from tests.sinks.servers import Receiver, Reply
 

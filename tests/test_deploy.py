@@ -25,10 +25,10 @@ import yaml
 
 from connectors.simulator import Simulator
 from enricher.config_load import load_config
-from enricher.daemon import Service
-from enricher.demo import demo_config
 from enricher.metrics import Metrics
 from enricher.store import MemoryStore
+from enricher.wiring.daemon import Service
+from enricher.wiring.demo import demo_config
 from tests.fakes import MemorySink
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from enricher.detect import Signatures, detect
+from enricher.core.detect import Signatures, detect
 from enricher.models import How
 
 TOKEN_ERROR = {

@@ -8,7 +8,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enricher.detect import Signatures, detect
+from enricher.core.detect import Signatures, detect
 
 FRAGMENTS = st.sampled_from(
     [

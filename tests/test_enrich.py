@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 from connectors.records import RunRecord, RunStatus, Source
-from enricher.detect import detect
-from enricher.enrich import enrich
-from enricher.knowledge import KnowledgeBase, load_knowledge
+from enricher.core.detect import detect
+from enricher.core.enrich import enrich
+from enricher.core.knowledge import KnowledgeBase, load_knowledge
 
 MFA = (
     "Failed to refresh OAuth token. AADSTS50076: Due to a configuration change made by your administrator, "

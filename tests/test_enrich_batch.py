@@ -22,7 +22,7 @@ import pytest
 from bench.detect import refresh_history, short_message
 from enricher.cli import enrich_batch
 from enricher.cli.enrich_cmd import process_lines
-from enricher.knowledge import load_knowledge
+from enricher.core.knowledge import load_knowledge
 
 TESTS = Path(__file__).parent
 

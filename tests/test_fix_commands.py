@@ -9,10 +9,10 @@ from functools import cache
 import pytest
 
 from connectors.records import RunRecord, RunStatus, Source
-from enricher.commands import ITEM_COMMANDS
-from enricher.detect import detect
-from enricher.enrich import enrich
-from enricher.knowledge import KnowledgeBase, load_knowledge
+from enricher.core.commands import ITEM_COMMANDS
+from enricher.core.detect import detect
+from enricher.core.enrich import enrich
+from enricher.core.knowledge import KnowledgeBase, load_knowledge
 
 #: the API each product's commands name; a command may name its own product's, never another's
 PRODUCT_API = {
@@ -115,7 +115,7 @@ def test_own_sign_in_has_no_rerun_command() -> None:
 
 
 def test_explain_shows_the_variant_of_the_context_or_all_of_them_labelled() -> None:
-    from enricher.render import Style, entry_text
+    from enricher.core.render import Style, entry_text
 
     entry = kb().get("700082")
     assert entry is not None

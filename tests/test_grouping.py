@@ -9,12 +9,12 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.records import RunRecord, RunStatus, Source
-from enricher.detect import detect
-from enricher.enrich import enrich
-from enricher.grouping import RootCause, group, root_cause_of
-from enricher.incidents import Book, Incident, Policy, flush, on_failure, on_success, tick
-from enricher.kb_schema import Entry
-from enricher.knowledge import KnowledgeBase, load_knowledge
+from enricher.core.detect import detect
+from enricher.core.enrich import enrich
+from enricher.core.grouping import RootCause, group, root_cause_of
+from enricher.core.incidents import Book, Incident, Policy, flush, on_failure, on_success, tick
+from enricher.core.kb_schema import Entry
+from enricher.core.knowledge import KnowledgeBase, load_knowledge
 from enricher.models import Alert
 from enricher.notification import Notification
 

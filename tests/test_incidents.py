@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from connectors.records import RunRecord, RunStatus, Source
-from enricher.detect import detect
-from enricher.enrich import enrich
-from enricher.incidents import Book, Policy, flush, on_failure, on_success, tick
-from enricher.knowledge import KnowledgeBase, load_knowledge
+from enricher.core.detect import detect
+from enricher.core.enrich import enrich
+from enricher.core.incidents import Book, Policy, flush, on_failure, on_success, tick
+from enricher.core.knowledge import KnowledgeBase, load_knowledge
 from enricher.models import Alert
 
 T0 = datetime(2025, 4, 2, 6, 0, tzinfo=UTC)

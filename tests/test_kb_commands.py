@@ -12,7 +12,7 @@ from functools import cache
 
 import pytest
 
-from enricher.knowledge import KnowledgeBase, load_knowledge
+from enricher.core.knowledge import KnowledgeBase, load_knowledge
 
 CLI = "https://learn.microsoft.com/cli/azure/"
 PS = "https://learn.microsoft.com/powershell/module/"
@@ -115,7 +115,7 @@ def required_docs(command: str) -> tuple[set[str], list[str]]:
     needed: set[str] = set()
     unknown: list[str] = []
     if command.startswith("{") and command.endswith("}"):
-        return needed, unknown  # an item command from enricher/commands.py, tested in test_fix_commands
+        return needed, unknown  # an item command from enricher/core/commands.py, tested in test_fix_commands
     for part in parts(command):
         pages = [page for rx, page in TOOLS if rx.search(part)]
         if not pages:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from enricher.kb_schema import SEVERITIES, Entry
-from enricher.knowledge import KnowledgeBase, load_knowledge
+from enricher.core.kb_schema import SEVERITIES, Entry
+from enricher.core.knowledge import KnowledgeBase, load_knowledge
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "knowledge" / "README.md"

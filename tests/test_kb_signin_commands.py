@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from enricher.knowledge import load_knowledge
+from enricher.core.knowledge import load_knowledge
 
 _SEARCH = re.compile(r"graph\.microsoft\.com/(v1\.0|beta)/auditLogs/signIns\?\\?\$filter=correlationId")
 _TYPED = re.compile(

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from enricher.detect import detect
+from enricher.core.detect import detect
+from enricher.core.kb_schema import CONTEXTS, Entry
+from enricher.core.knowledge import CACHE_ENV, KnowledgeBase, _cache_file, builtin_root, load_knowledge
+from enricher.core.render import Style, entry_text
 from enricher.errors import KnowledgeError
-from enricher.kb_schema import CONTEXTS, Entry
-from enricher.knowledge import CACHE_ENV, KnowledgeBase, _cache_file, builtin_root, load_knowledge
-from enricher.render import Style, entry_text
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TSV = REPO.parent / "shared" / "reference" / "aadsts-codes.tsv"
@@ -300,7 +300,7 @@ def test_cli_start_up_imports_no_daemon_machinery(tmp_path: Path) -> None:
     knowledge base is cached) the YAML parser."""
     code = (
         "import sys; from enricher.cli import main; main(['explain', '53003']); "
-        "heavy = [m for m in ('azure.identity', 'requests', 'enricher.wiring', 'enricher.config', 'yaml', "
+        "heavy = [m for m in ('azure.identity', 'requests', 'enricher.wiring.build', 'enricher.config', 'yaml', "
         "'enricher.sinks.registry', 'enricher.store') if m in sys.modules]; "
         "print('HEAVY', heavy, file=sys.stderr)"
     )

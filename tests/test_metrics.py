@@ -24,10 +24,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from connectors.simulator import Simulator
 from enricher import __version__
 from enricher import config as cfg
-from enricher.daemon import Service
-from enricher.demo import demo_config, demo_config_data
 from enricher.metrics import PREFIX, SPEC, Metrics
 from enricher.store import MemoryStore
+from enricher.wiring.daemon import Service
+from enricher.wiring.demo import demo_config, demo_config_data
 from tests.fakes import MemorySink
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from connectors.simulator import FaultRule, Simulator
-from enricher.daemon import Service
-from enricher.demo import demo_config
 from enricher.logs import setup
 from enricher.notification import Notification
 from enricher.store import MemoryStore, SQLiteStore
+from enricher.wiring.daemon import Service
+from enricher.wiring.demo import demo_config
 from tests.fakes import MemorySink
 
 DEMO_CODES = {"53003", "7000222", "700082", "50076", "50000", "7000215", "700016"}

@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from enricher.enrich import entry_for
-from enricher.kb_schema import Entry
-from enricher.knowledge import load_knowledge
-from enricher.placeholders import PLACEHOLDER_RX, fill_command, fill_step, step_problem
-from enricher.render import Style, entry_text
+from enricher.core.enrich import entry_for
+from enricher.core.kb_schema import Entry
+from enricher.core.knowledge import load_knowledge
+from enricher.core.placeholders import PLACEHOLDER_RX, fill_command, fill_step, step_problem
+from enricher.core.render import Style, entry_text
 
 KB = load_knowledge()
 RICH = [e for e in KB if e.rich]
@@ -96,7 +96,7 @@ def test_rich_entry_renders_without_values(entry: Entry) -> None:
 
 def test_enrich_fills_what_the_error_text_gives() -> None:
     from enricher.cli.enrich_cmd import result_json
-    from enricher.detect import detect
+    from enricher.core.detect import detect
 
     text = (
         "AADSTS53001: Device is not in required device state: domain_joined. "

@@ -16,7 +16,7 @@ import yaml
 
 from connectors.simulator import Simulator
 from enricher.cli import main
-from enricher.demo import demo_config_data
+from enricher.wiring.demo import demo_config_data
 
 SCRIPT = str(Path(sys.executable).with_name("aadsts-enricher"))
 

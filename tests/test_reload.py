@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from connectors.simulator import Simulator, starting_at
-from enricher.demo import demo_config_data
+from enricher.wiring.demo import demo_config_data
 from tests.test_daemon import free_port, http_status, start, wait_for
 
 TOKEN = "reload-test-token-0123456789"

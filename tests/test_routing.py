@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from enricher.config import MaintenanceWindow, Match, RouteConfig
-from enricher.routing import Silence, in_window, matches, muted, route
+from enricher.core.routing import Silence, in_window, matches, muted, route
 
 LABELS = {
     "severity": "high",

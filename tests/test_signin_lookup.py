@@ -18,11 +18,11 @@ import yaml
 from connectors.simulator import Simulator
 from connectors.simulator.scenario import Scenario
 from enricher import config as cfg
-from enricher.daemon import Service
 from enricher.dashboard.view import incident_json, incident_view
-from enricher.demo import demo_config_data, run_demo
 from enricher.notification import Notification
 from enricher.store import MemoryStore, SQLiteStore, Store
+from enricher.wiring.daemon import Service
+from enricher.wiring.demo import demo_config_data, run_demo
 from tests.fakes import MemorySink
 
 POLICY = "Block access from untrusted locations"

@@ -9,10 +9,10 @@ import pytest
 
 from connectors.signin_records import Device
 from enricher.config_load import load_config
+from enricher.core.signin import Lookup, cause_line, kinds_for, name_policy, retry
 from enricher.errors import ConfigError
 from enricher.models import FixStep
-from enricher.signin import Lookup, cause_line, kinds_for, name_policy, retry
-from enricher.signin_lookup import device_text
+from enricher.wiring.signin_lookup import device_text
 
 NOW = datetime(2025, 4, 2, 6, 0, tzinfo=UTC)
 SIGNIN = {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from enricher.incidents import Book, Incident
+from enricher.core.incidents import Book, Incident
 from enricher.notification import ItemRef
 from enricher.store import MemoryStore, SQLiteStore, Store
 from enricher.store.queries import IncidentFilter

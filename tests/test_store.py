@@ -13,13 +13,13 @@ import pytest
 
 from connectors.records import RunRecord, RunStatus, Source
 from enricher.config import Match
-from enricher.detect import detect
-from enricher.enrich import enrich
+from enricher.core.detect import detect
+from enricher.core.enrich import enrich
+from enricher.core.incidents import Book, Incident, Policy, flush, on_failure, on_success
+from enricher.core.knowledge import load_knowledge
+from enricher.core.routing import Silence
 from enricher.errors import StoreError
-from enricher.incidents import Book, Incident, Policy, flush, on_failure, on_success
-from enricher.knowledge import load_knowledge
 from enricher.notification import Notification
-from enricher.routing import Silence
 from enricher.store import MemoryStore, SQLiteStore, Store
 from enricher.store.books import poll_book
 from enricher.store.codec import incident_json

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from enricher import __version__
-from enricher.kb_schema import Entry
-from enricher.knowledge import KnowledgeBase, load_knowledge
-from enricher.render import Style
-from enricher.wording import counted
+from enricher.core.kb_schema import Entry
+from enricher.core.knowledge import KnowledgeBase, load_knowledge
+from enricher.core.render import Style
+from enricher.core.wording import counted
 
 
 @functools.cache

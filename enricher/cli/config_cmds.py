@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from enricher.wording import counted
+from enricher.core.wording import counted
 
 if TYPE_CHECKING:  # the config machinery loads only when the command runs (start-up time)
     from enricher import config as cfg
@@ -80,7 +80,7 @@ def _dur(value: object) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from enricher.preflight import load_checked
+    from enricher.wiring.preflight import load_checked
 
     config = load_checked(args.config)
     print(f"{args.config}: valid")

@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from enricher.wording import counted
+from enricher.core.wording import counted
 
 # connectors, sinks and the config machinery load inside the commands that use them, so the other
 # commands start quickly
@@ -79,10 +79,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _service(path: str):  # type: ignore[no-untyped-def]
     from enricher import logs
-    from enricher.daemon import Service
-    from enricher.preflight import load_checked
     from enricher.store.lock import lock_state
-    from enricher.wiring import secrets_of
+    from enricher.wiring.build import secrets_of
+    from enricher.wiring.daemon import Service
+    from enricher.wiring.preflight import load_checked
 
     config = load_checked(path)
     logs.setup(config.log.level, config.log.format, secrets_of(config))
@@ -93,7 +93,7 @@ def _service(path: str):  # type: ignore[no-untyped-def]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from enricher.daemon import Daemon
+    from enricher.wiring.daemon import Daemon
 
     code = Daemon(_service(args.config), Path(args.config).resolve()).run()
     _exit_without_stragglers(code, grace=2.0)
@@ -155,7 +155,7 @@ def cmd_once(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from enricher import logs
-    from enricher.demo import run_demo
+    from enricher.wiring.demo import run_demo
 
     logs.setup("warning", "text")
     return run_demo(

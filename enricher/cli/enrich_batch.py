@@ -19,12 +19,12 @@ import multiprocessing
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from enricher.detect import detect
-from enricher.enrich import entry_for
-from enricher.kb_schema import CONTEXTS, Entry
-from enricher.knowledge import KnowledgeBase
+from enricher.core.detect import detect
+from enricher.core.enrich import entry_for
+from enricher.core.kb_schema import CONTEXTS, Entry
+from enricher.core.knowledge import KnowledgeBase
+from enricher.core.placeholders import fill_step
 from enricher.models import Detection, Finding
-from enricher.placeholders import fill_step
 
 #: Lines per chunk handed to a worker: big enough that passing it costs little, small enough
 #: that output keeps flowing and the last chunk does not leave the other workers idle for long.

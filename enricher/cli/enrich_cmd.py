@@ -20,13 +20,13 @@ from typing import Any
 
 from enricher.cli import common
 from enricher.cli.enrich_batch import write_lines
-from enricher.detect import detect
-from enricher.enrich import detection_values, entry_for
-from enricher.kb_schema import CONTEXTS
-from enricher.knowledge import KnowledgeBase
+from enricher.core.detect import detect
+from enricher.core.enrich import detection_values, entry_for
+from enricher.core.kb_schema import CONTEXTS
+from enricher.core.knowledge import KnowledgeBase
+from enricher.core.placeholders import fill_step
+from enricher.core.render import detection_text, entry_text
 from enricher.models import Detection
-from enricher.placeholders import fill_step
-from enricher.render import detection_text, entry_text
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from enricher.cli import common
-from enricher.enrich import entry_for
-from enricher.kb_schema import CODE_RX, CONTEXTS
-from enricher.render import entry_text
+from enricher.core.enrich import entry_for
+from enricher.core.kb_schema import CODE_RX, CONTEXTS
+from enricher.core.render import entry_text
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,8 +8,8 @@ from collections import Counter
 from typing import Any
 
 from enricher.cli import common
-from enricher.knowledge import KnowledgeBase, builtin_root
-from enricher.wording import counted
+from enricher.core.knowledge import KnowledgeBase, builtin_root
+from enricher.core.wording import counted
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

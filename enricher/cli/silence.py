@@ -46,9 +46,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _store(path: str) -> SQLiteStore:
-    from enricher.preflight import load_checked
     from enricher.store import SQLiteStore
-    from enricher.wiring import state_db
+    from enricher.wiring.build import state_db
+    from enricher.wiring.preflight import load_checked
 
     return SQLiteStore(state_db(load_checked(path)))
 
@@ -73,7 +73,7 @@ def parse_match(pairs: list[str]) -> Match:
 
 def cmd_add(args: argparse.Namespace) -> int:
     from enricher.config import parse_duration
-    from enricher.routing import Silence
+    from enricher.core.routing import Silence
 
     match = parse_match(args.match)
     now = datetime.now(UTC)

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from markupsafe import Markup
 
+from enricher.core.wording import counted
 from enricher.dashboard.stats import DayCount, GroupCount
-from enricher.wording import counted
 
 #: Tableau 10; the last colour is "other codes".
 PALETTE = (

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from enricher.kb_schema import SEVERITIES
+from enricher.core.kb_schema import SEVERITIES
 
 DEFAULT_RANGE = "7d"
 #: The choices the page offers; any ``<n>h`` or ``<n>d`` from 1 hour to 366 days is accepted.

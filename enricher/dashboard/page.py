@@ -15,12 +15,12 @@ from functools import cache
 import jinja2
 from markupsafe import Markup
 
+from enricher.core.forecast import Expiring
+from enricher.core.kb_schema import SEVERITIES
 from enricher.dashboard import charts
 from enricher.dashboard.filters import RANGES, Filters
 from enricher.dashboard.stats import Counted, Stats
 from enricher.dashboard.view import SOURCE_LABEL, IncidentView
-from enricher.forecast import Expiring
-from enricher.kb_schema import SEVERITIES
 from enricher.notification import describe_duration
 from enricher.store.base import Backlog
 

@@ -13,11 +13,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from importlib import resources
 
+from enricher.core.forecast import Expiring
 from enricher.dashboard.filters import FilterError, Filters, parse_filters
 from enricher.dashboard.page import Page, choices_of, error_page, render_page
 from enricher.dashboard.stats import Stats, stats_from, stats_json
 from enricher.dashboard.view import incident_json, incident_view, scrub
-from enricher.forecast import Expiring
 from enricher.health import HealthServer
 from enricher.store import Store
 from enricher.store.queries import IncidentFilter, IncidentRow
@@ -63,7 +63,7 @@ def register(server: HealthServer, store: Store, clock: Callable[[], datetime]) 
         server.headers[path] = SECURITY_HEADERS
 
 
-#: the expiry forecast's store key (enricher.expiry writes it) and how far ahead the panel looks
+#: the expiry forecast's store key (enricher.wiring.expiry writes it) and how far ahead the panel looks
 EXPIRING = "expiring:credentials"
 EXPIRING_SPAN = timedelta(days=30)
 

@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from enricher.incidents import Incident
-from enricher.kb_schema import SEVERITIES
+from enricher.core.incidents import Incident
+from enricher.core.kb_schema import SEVERITIES
 from enricher.logs import Redactor
 
 _REDACT = Redactor().scrub
@@ -88,7 +88,7 @@ class IncidentView:
     links: tuple[LinkView, ...]
     excerpt: str
     flapping: bool
-    #: the sign-in event found behind the failure (enricher.signin_lookup.payload_of), if any
+    #: the sign-in event found behind the failure (enricher.wiring.signin_lookup.payload_of), if any
     signin: dict[str, Any] | None = None
     #: a child: the id of the parent incident that lists it
     parent: str | None = None

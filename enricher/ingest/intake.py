@@ -14,10 +14,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from enricher import config as cfg
-from enricher.detect import detect
+from enricher.core.detect import detect
 from enricher.ingest.formats import Pushed
 from enricher.ingest.records import Places, record_of
-from enricher.pipeline import Pipeline
+from enricher.wiring.pipeline import Pipeline
 
 
 class Intake:

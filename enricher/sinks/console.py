@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from enricher.config import ConsoleSinkConfig
+from enricher.core.render import Style
 from enricher.notification import Notification
-from enricher.render import Style
 from enricher.sinks import text
 from enricher.sinks.base import DeliveryResult
 from enricher.sinks.bounds import BOUNDS, bounded

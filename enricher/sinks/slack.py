@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from enricher.config import SlackSinkConfig
+from enricher.core.wording import counted
 from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
 from enricher.sinks.bounds import BOUNDS, bounded
 from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body, url_secrets
 from enricher.sinks.templates import RenderError, TemplateSpec, load_template, require_object
-from enricher.wording import counted
 
 _BROKEN = "the webhook is revoked or its channel is gone: create a new webhook URL"
 NOTES = {403: _BROKEN, 404: _BROKEN, 410: _BROKEN, 400: "Slack rejected the message"}

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from enricher.config import TeamsSinkConfig
+from enricher.core.wording import counted
 from enricher.notification import Notification
 from enricher.sinks import limits, text
 from enricher.sinks.base import DeliveryResult
 from enricher.sinks.bounds import BOUNDS, bounded
 from enricher.sinks.http import HttpPoster, check_url, destination_key, json_body, url_secrets
 from enricher.sinks.templates import RenderError, TemplateSpec, load_template
-from enricher.wording import counted
 
 CARD = "application/vnd.microsoft.card.adaptive"
 NOTES = {404: "the Workflow is deleted or turned off", 401: "the Workflow needs a different trigger setting"}

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from enricher.core.wording import counted
 from enricher.notification import ItemRef, Notification, describe_duration
 from enricher.sinks import limits
-from enricher.wording import counted
 
 # C0 and C1 controls except tab and newline: ANSI escapes, carriage returns, bells.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

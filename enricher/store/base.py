@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from connectors.records import RunRecord, RunStatus
-from enricher.incidents import Book, Incident, Pending
+from enricher.core.incidents import Book, Incident, Pending
+from enricher.core.routing import Silence
+from enricher.core.signin import Lookup
 from enricher.notification import Notification
-from enricher.routing import Silence
-from enricher.signin import Lookup
 from enricher.store.queries import IncidentFilter, IncidentRow
 from enricher.store.tallies import Tally
 
@@ -149,7 +149,7 @@ class Store(Protocol):
     def outbox_depth(self) -> dict[str, int]: ...
     def backlog(self) -> dict[str, Backlog]: ...
 
-    # sign-in look-ups (enricher.signin): one per incident, ever
+    # sign-in look-ups (enricher.core.signin): one per incident, ever
     def queue_lookup(self, lookup: Lookup) -> bool: ...
     def due_lookups(self, tenant: str, now: datetime, limit: int = 100) -> list[Lookup]: ...
     def save_lookup(self, lookup: Lookup, state: Literal["waiting", "found", "expired"]) -> None: ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from datetime import UTC, datetime, timedelta
 
-from enricher.incidents import Book, Incident, Policy
+from enricher.core.incidents import Book, Incident, Policy
 from enricher.store.base import KEEP_RESOLVED_DAYS, Store
 
 _EVER = datetime(1970, 1, 1, tzinfo=UTC)

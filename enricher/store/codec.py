@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from enricher.config import Match
-from enricher.incidents import Incident, Pending
+from enricher.core.incidents import Incident, Pending
+from enricher.core.routing import Silence
 from enricher.notification import ItemRef
-from enricher.routing import Silence
 
 _TIMES = ("first_seen", "last_seen", "last_failure_at", "resolved_at", "last_notified_at")
 _FIELDS = tuple(f.name for f in dataclasses.fields(Incident))

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors.records import RunRecord
-from enricher.incidents import Book, Incident, Pending
+from enricher.core.incidents import Book, Incident, Pending
+from enricher.core.routing import Silence
+from enricher.core.signin import Lookup
 from enricher.notification import Notification
-from enricher.routing import Silence
-from enricher.signin import Lookup
 from enricher.store.base import (
     Backlog,
     Event,

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from enricher.incidents import Incident
-from enricher.kb_schema import SEVERITIES
+from enricher.core.incidents import Incident
+from enricher.core.kb_schema import SEVERITIES
 
 #: Severity rank in lists (an unknown severity is shown and sorted as "info").
 RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}

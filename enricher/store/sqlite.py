@@ -16,9 +16,9 @@ from datetime import datetime
 from pathlib import Path
 
 from connectors.records import RunRecord
+from enricher.core.incidents import Incident
+from enricher.core.routing import Silence
 from enricher.errors import StoreError
-from enricher.incidents import Incident
-from enricher.routing import Silence
 from enricher.store.base import (
     Event,
     run_key,

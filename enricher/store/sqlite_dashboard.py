@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
-from enricher.incidents import Incident
+from enricher.core.incidents import Incident
 from enricher.store.codec import incident_from
 from enricher.store.queries import RANK, IncidentFilter, IncidentRow
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
-from enricher.incidents import Book, Incident, Pending
+from enricher.core.incidents import Book, Incident, Pending
 from enricher.store.codec import incident_from, incident_json, pending_from, pending_row
 
 #: Migration 4: polls and flushes read incidents by index instead of loading the whole book.

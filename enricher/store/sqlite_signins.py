@@ -1,4 +1,4 @@
-"""The queue of sign-in look-ups (``enricher.signin``), kept so a restart neither loses nor repeats one.
+"""The queue of sign-in look-ups (``enricher.core.signin``), kept so a restart neither loses nor repeats one.
 
 One row per incident: ``waiting`` until the sign-in is found (``found``) or its window ends
 (``expired``). A row is never queued twice, so an incident is explained, and announced, once.
@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Literal
 
-from enricher.signin import Lookup
+from enricher.core.signin import Lookup
 
 LookupState = Literal["waiting", "found", "expired"]
 

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, datetime
 
-from enricher.incidents import Incident
+from enricher.core.incidents import Incident
 from enricher.store.codec import incident_from
 from enricher.store.queries import IncidentFilter, IncidentRow, row_of
 from enricher.store.tallies import Tally, day_of, exact_tally, failure_times, resolve_seconds, summed_row

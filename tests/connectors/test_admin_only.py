@@ -21,10 +21,10 @@ from connectors.records import RunStatus, Source
 from connectors.simulator import Simulator, starting_at
 from connectors.synapse import SynapseConnector, SynapseOptions, SynapseWorkspace
 from enricher.cli import main
-from enricher.daemon import Service
-from enricher.demo import demo_config_data
-from enricher.detect import detect
+from enricher.core.detect import detect
 from enricher.store import MemoryStore
+from enricher.wiring.daemon import Service
+from enricher.wiring.demo import demo_config_data
 from tests.connectors.conftest import endpoints
 from tests.fakes import MemorySink
 

@@ -12,8 +12,8 @@ import pytest
 from connectors.auth import TokenProvider, make_credential
 from connectors.errors import AuthError
 from connectors.simulator import Simulator
-from enricher.detect import detect
-from enricher.knowledge import load_knowledge
+from enricher.core.detect import detect
+from enricher.core.knowledge import load_knowledge
 from tests.connectors.conftest import DAEMON, endpoints, spec
 
 SCOPE = "https://analysis.windows.net/powerbi/api/.default"

@@ -13,7 +13,7 @@ from connectors.records import RunStatus, Source
 from connectors.simulator import FaultRule, Simulator
 from connectors.synapse import SynapseConnector, SynapseOptions, SynapseWorkspace
 from connectors.timefmt import parse_time
-from enricher.detect import detect
+from enricher.core.detect import detect
 from tests.connectors.conftest import (
     DAEMON,
     READER,

@@ -91,8 +91,8 @@ def test_the_daemon_signs_in_and_polls_through_either_mode(
 ) -> None:
     """azure-identity (token) and requests (API) both verify against what ``ca_bundle`` says."""
     from enricher.config import Config
-    from enricher.demo import demo_config_data
-    from enricher.wiring import build_tenant
+    from enricher.wiring.build import build_tenant
+    from enricher.wiring.demo import demo_config_data
 
     data = demo_config_data(proxy, tmp_path)
     data["tenants"][0]["ca_bundle_mode"] = mode

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from connectors.simulator import Simulator
-from enricher.daemon import Service
-from enricher.demo import demo_config
 from enricher.store import MemoryStore
+from enricher.wiring.daemon import Service
+from enricher.wiring.demo import demo_config
 from tests.fakes import MemorySink
 
 REPO = Path(__file__).resolve().parents[2]

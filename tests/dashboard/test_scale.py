@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from connectors.records import RunRecord, RunStatus, Source
+from enricher.core.detect import detect
+from enricher.core.enrich import enrich
+from enricher.core.incidents import Book, Incident, Policy, on_failure, on_success
+from enricher.core.knowledge import load_knowledge
 from enricher.dashboard import register
-from enricher.detect import detect
-from enricher.enrich import enrich
 from enricher.health import HealthServer
-from enricher.incidents import Book, Incident, Policy, on_failure, on_success
-from enricher.knowledge import load_knowledge
 from enricher.metrics import Metrics
 from enricher.store import MemoryStore, SQLiteStore, Store
 from enricher.store.queries import IncidentFilter, matches

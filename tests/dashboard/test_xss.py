@@ -19,12 +19,12 @@ from urllib.parse import quote
 import pytest
 
 from connectors.records import RunRecord, RunStatus, Source
+from enricher.core.detect import detect
+from enricher.core.enrich import enrich
+from enricher.core.incidents import Book, Policy, on_failure
+from enricher.core.knowledge import load_knowledge
 from enricher.dashboard import register
-from enricher.detect import detect
-from enricher.enrich import enrich
 from enricher.health import HealthServer
-from enricher.incidents import Book, Policy, on_failure
-from enricher.knowledge import load_knowledge
 from enricher.metrics import Metrics
 from enricher.store import MemoryStore
 from tests.dashboard.conftest import Served

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from connectors.simulator import FaultRule, Simulator, starting_at
-from enricher.demo import demo_config_data
+from enricher.wiring.demo import demo_config_data
 from tests.hostile.stubs import HostileServer, trickle
 from tests.test_daemon import SCRIPT, free_port, wait_for
 

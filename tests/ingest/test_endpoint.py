@@ -16,11 +16,11 @@ import requests
 
 from connectors.simulator import Simulator
 from enricher import config as cfg
-from enricher.daemon import Service
-from enricher.demo import demo_config_data
 from enricher.health import HealthServer
 from enricher.ingest.endpoint import Bucket
 from enricher.store import MemoryStore
+from enricher.wiring.daemon import Service
+from enricher.wiring.demo import demo_config_data
 from tests.fakes import MemorySink
 
 PAYLOADS = Path(__file__).parent / "payloads"

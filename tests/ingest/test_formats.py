@@ -12,7 +12,7 @@ import pytest
 
 from connectors.records import RunStatus, Source
 from enricher.config_load import load_config
-from enricher.detect import detect
+from enricher.core.detect import detect
 from enricher.ingest.formats import FORMATS, BadPayloadError
 from enricher.ingest.records import Places, record_of
 

@@ -21,8 +21,8 @@ from datetime import datetime, timedelta
 
 from connectors.errors import ConnectorError
 from connectors.graph import AppCredentials, GraphClient, MissingPermissionError
-from enricher.credential_facts import facts_for
-from enricher.forecast import AppView, Expiring, forecast, unrotated
+from enricher.core.credential_facts import facts_for
+from enricher.core.forecast import AppView, Expiring, forecast, unrotated
 from enricher.metrics import LabelKey, Metrics
 from enricher.notification import ItemRef, Notification
 from enricher.store import Store

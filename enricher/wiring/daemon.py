@@ -27,16 +27,16 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from connectors.errors import Stopped
 from enricher import config as cfg
 from enricher import logs
-from enricher.delivery import Deliverer, DeliveryReport
+from enricher.core.knowledge import load_knowledge
 from enricher.errors import ConfigError, EnricherError, StoreError
 from enricher.health import HealthServer
-from enricher.knowledge import load_knowledge
 from enricher.metrics import Metrics
-from enricher.pipeline import CycleReport, Pipeline
-from enricher.signin_lookup import SigninLookups
 from enricher.sinks.base import Sink
 from enricher.store import SQLiteStore, Store
-from enricher.wiring import SourceJob, Tenant, build_tenant, secrets_of, state_db
+from enricher.wiring.build import SourceJob, Tenant, build_tenant, secrets_of, state_db
+from enricher.wiring.delivery import Deliverer, DeliveryReport
+from enricher.wiring.pipeline import CycleReport, Pipeline
+from enricher.wiring.signin_lookup import SigninLookups
 
 log = logging.getLogger("aadsts_enricher.daemon")
 #: What SQLite says about a damaged file.
@@ -361,7 +361,7 @@ class Daemon:
     def _read(self) -> cfg.Config:
         if self.config_path is None:
             raise ConfigError("this daemon was not started from a config file: nothing to reload")
-        from enricher.preflight import load_checked
+        from enricher.wiring.preflight import load_checked
 
         return load_checked(self.config_path)
 

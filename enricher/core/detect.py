@@ -36,8 +36,8 @@ import html
 import re
 from collections.abc import Callable, Iterator
 
+from enricher.core.signatures import NO_SIGNATURES, Signatures
 from enricher.models import Detection, Finding, How, Inferred
-from enricher.signatures import NO_SIGNATURES, Signatures
 
 __all__ = ["GENERIC_CODES", "NO_SIGNATURES", "Signatures", "detect"]
 

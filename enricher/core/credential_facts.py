@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from enricher.forecast import Held
+from enricher.core.forecast import Held
 
 #: the failure codes answered here, and the credential type each one is about
 CODES: dict[str, str] = {"7000222": "secret", "700027": "certificate", "7000215": "secret"}

@@ -5,7 +5,7 @@ worker thread (``start``), so a slow or hung destination holds up only its own r
 own timeout; the flush that writes rows never waits for any of them (it only ``wake``s them).
 Rows of one sink go out in row order, which keeps the notifications of one incident in order.
 
-Every destination (a webhook URL, a PagerDuty routing key) has one :class:`~enricher.gate.Gate`
+Every destination (a webhook URL, a PagerDuty routing key) has one :class:`~enricher.wiring.gate.Gate`
 shared by all sinks that send to it: a 429 or 503 with Retry-After pauses the destination, not
 just the row (every row for it waits, and the pause is written to the outbox so a restart keeps
 it), and sends are spaced to the destination's rate. A retryable failure waits
@@ -29,10 +29,10 @@ from datetime import datetime, timedelta
 
 from enricher.config import DeliveryConfig
 from enricher.errors import StoreError
-from enricher.gate import Gate, destination_of
 from enricher.metrics import LabelKey, Metrics
 from enricher.sinks.base import DeliveryResult, Sink
 from enricher.store import OutboxRow, Store
+from enricher.wiring.gate import Gate, destination_of
 
 log = logging.getLogger("aadsts_enricher.delivery")
 

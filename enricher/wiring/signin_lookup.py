@@ -1,7 +1,7 @@
 """The sign-in look-up, wired: queue at poll time, drain through Graph, attach, announce once.
 
 A poll queues a look-up for each new incident whose code is about the sign-in itself
-(``enricher.signin.kinds_for``), in the poll's own transaction. Each cycle, ``drain`` asks Graph
+(``enricher.core.signin.kinds_for``), in the poll's own transaction. Each cycle, ``drain`` asks Graph
 for the due ones of each tenant (batched by ``connectors.signins.SigninFinder``, at most
 ``max_per_cycle`` requests, inside Graph's 5 requests per 10 s), stores a found sign-in on its
 incident and queues ONE ``update`` notification ("cause found") through the usual routes; a miss
@@ -25,16 +25,16 @@ from connectors.graph import GraphClient
 from connectors.signin_records import Device, SignIn
 from connectors.signins import EventType, Missing, RateGate, SigninFinder, SigninQuery
 from enricher import config as cfg
-from enricher.enrich import PUBLIC_PORTALS, Portals
-from enricher.incidents import Incident, queue_notification
+from enricher.core.enrich import PUBLIC_PORTALS, Portals
+from enricher.core.incidents import Incident, queue_notification
+from enricher.core.routing import route
+from enricher.core.signin import Lookup, cause_line, kinds_for, retry
 from enricher.metrics import Metrics
 from enricher.models import Alert
 from enricher.notification import ItemRef, Notification
-from enricher.routing import route
-from enricher.signin import Lookup, cause_line, kinds_for, retry
 from enricher.store import Store
 from enricher.store.books import poll_book
-from enricher.wiring import Tenant
+from enricher.wiring.build import Tenant
 
 log = logging.getLogger("aadsts_enricher.signins")
 #: a tenant that refused the log is asked again after this long (a licence or grant may arrive)

@@ -20,24 +20,24 @@ from datetime import datetime, timedelta
 from connectors.clouds import CLOUDS
 from connectors.records import RunRecord, RunStatus, Source
 from enricher import config as cfg
-from enricher import expiry
-from enricher.credential_facts import CODES as CREDENTIAL_CODES
-from enricher.detect import detect
-from enricher.enrich import PUBLIC_PORTALS, Portals, enrich
-from enricher.expiry import CredentialWatch, check, remember_items
-from enricher.grouping import RootCause, group, parent_fingerprint, root_cause_of
-from enricher.incidents import Book, Incident, fingerprint_of, flush, on_failure, on_success, tick
-from enricher.kb_schema import SEVERITIES
-from enricher.knowledge import KnowledgeBase
+from enricher.core.credential_facts import CODES as CREDENTIAL_CODES
+from enricher.core.detect import detect
+from enricher.core.enrich import PUBLIC_PORTALS, Portals, enrich
+from enricher.core.grouping import RootCause, group, parent_fingerprint, root_cause_of
+from enricher.core.incidents import Book, Incident, fingerprint_of, flush, on_failure, on_success, tick
+from enricher.core.kb_schema import SEVERITIES
+from enricher.core.knowledge import KnowledgeBase
+from enricher.core.redact import scrub, scrub_record, secret_list
+from enricher.core.routing import Silence, muted, route
+from enricher.core.wording import counted
 from enricher.metrics import Metrics
 from enricher.models import Alert
 from enricher.notification import ItemRef, Notification
-from enricher.redact import scrub, scrub_record, secret_list
-from enricher.routing import Silence, muted, route
 from enricher.store import Store
 from enricher.store.books import flush_book, poll_book
-from enricher.wiring import SourceJob, policy_of, secrets_of
-from enricher.wording import counted
+from enricher.wiring import expiry
+from enricher.wiring.build import SourceJob, policy_of, secrets_of
+from enricher.wiring.expiry import CredentialWatch, check, remember_items
 
 log = logging.getLogger("aadsts_enricher.pipeline")
 _RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
@@ -102,7 +102,7 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.policy = policy_of(config.incidents)
         self.sink_filter = sink_filter
-        # the sign-in look-up (enricher.signin_lookup): queued in the poll's transaction, drained
+        # the sign-in look-up (enricher.wiring.signin_lookup): queued in the poll's transaction, drained
         # before the flush so a cause found this cycle goes out with it
         self.on_incident = on_incident
         self.before_flush = before_flush

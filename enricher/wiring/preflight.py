@@ -17,10 +17,10 @@ from pathlib import Path
 from connectors.auth import make_credential
 from enricher.config import Config, TenantConfig
 from enricher.config_load import load_config
+from enricher.core.knowledge import load_knowledge
 from enricher.errors import ConfigError, KnowledgeError
-from enricher.knowledge import load_knowledge
 from enricher.sinks.registry import check_sinks
-from enricher.wiring import credential_spec, endpoints_of
+from enricher.wiring.build import credential_spec, endpoints_of
 
 
 def load_checked(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:

@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connectors.records import RunRecord, Source
-from enricher.commands import family_of, item_commands, whole_command
-from enricher.kb_schema import SEVERITIES, ContextName, Entry, Fix
-from enricher.knowledge import KnowledgeBase, fix_steps
+from enricher.core.commands import family_of, item_commands, whole_command
+from enricher.core.kb_schema import SEVERITIES, ContextName, Entry, Fix
+from enricher.core.knowledge import KnowledgeBase, fix_steps
+from enricher.core.placeholders import fill_command, fill_step
 from enricher.models import Alert, Detection, FixStep, Link
-from enricher.placeholders import fill_command, fill_step
 
 _RANK = {name: i for i, name in enumerate(SEVERITIES)}  # critical=0 ... info=4
 

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from enricher.incidents import Book, Incident, queue_notification
-from enricher.kb_schema import RootKey
+from enricher.core.incidents import Book, Incident, queue_notification
+from enricher.core.kb_schema import RootKey
 from enricher.models import Alert
 
 #: How many children a parent lists by name (items beyond it are counted, not kept).

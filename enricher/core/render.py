@@ -9,10 +9,10 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable, Mapping
 
-from enricher.commands import CONTEXT_FAMILY, ITEM_COMMANDS, whole_command
-from enricher.kb_schema import CONTEXTS, Entry
+from enricher.core.commands import CONTEXT_FAMILY, ITEM_COMMANDS, whole_command
+from enricher.core.kb_schema import CONTEXTS, Entry
+from enricher.core.placeholders import fill_command, fill_step
 from enricher.models import Detection
-from enricher.placeholders import fill_command, fill_step
 
 _SEVERITY_COLOUR = {"critical": "1;31", "high": "31", "medium": "33", "low": "36", "info": "37"}
 CONTEXT_LABEL = {
@@ -92,7 +92,7 @@ def entry_text(
     """A complete explanation of one entry, steps first: the reader came to fix something.
 
     ``values`` fill the steps' placeholders (what the error text told us); an unknown one never
-    shows raw (see ``enricher.placeholders``). With ``context`` only that product's section is
+    shows raw (see ``enricher.core.placeholders``). With ``context`` only that product's section is
     shown, right after the steps; ``width`` is the terminal's.
     """
     width = max(40, min(width, MAX_WIDTH))

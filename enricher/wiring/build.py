@@ -26,9 +26,9 @@ from connectors.powerbi import PowerBIConnector, PowerBIOptions
 from connectors.synapse import SynapseConnector, SynapseOptions, SynapseWorkspace
 from connectors.trust import verify_for
 from enricher import config as cfg
+from enricher.core.incidents import Policy
 from enricher.errors import ConfigError
-from enricher.expiry import CredentialWatch
-from enricher.incidents import Policy
+from enricher.wiring.expiry import CredentialWatch
 
 
 @dataclass(frozen=True)

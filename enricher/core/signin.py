@@ -1,6 +1,6 @@
 """Which failures deserve a sign-in look-up, and what a found sign-in changes in a message.
 
-Pure data and functions (the look-up itself is ``enricher.signin_lookup``). A code's knowledge-base
+Pure data and functions (the look-up itself is ``enricher.wiring.signin_lookup``). A code's knowledge-base
 category decides: the sign-in log explains failures whose cause sits in the sign-in itself
 (Conditional Access, MFA, the device, the account and its risk or location), and says little the
 error text did not about a wrong secret or a missing app registration, so those cost no Graph

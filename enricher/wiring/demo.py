@@ -18,8 +18,8 @@ from typing import Any, TextIO
 
 from connectors.simulator import Simulator
 from enricher import config as cfg
-from enricher.daemon import Service
-from enricher.wording import counted
+from enricher.core.wording import counted
+from enricher.wiring.daemon import Service
 
 
 def demo_config(

@@ -20,9 +20,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from enricher.detect import Signatures
+from enricher.core.detect import Signatures
+from enricher.core.kb_schema import Entry
 from enricher.errors import KnowledgeError
-from enricher.kb_schema import Entry
 from enricher.models import FixStep
 
 #: Where the parsed built-in entries are kept between runs (parsing the YAML was a fifth of start-up).

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from enricher.placeholders import PLACEHOLDER_RX
+from enricher.core.placeholders import PLACEHOLDER_RX
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
@@ -58,7 +58,7 @@ PLACEHOLDERS = frozenset(
         "activity_name",
         "linked_service",
         "job_type",
-        # a whole command that depends on the item type (enricher/commands.py)
+        # a whole command that depends on the item type (enricher/core/commands.py)
         "rerun_command",
         "schedule_command",
         "linked_service_command",
@@ -119,7 +119,7 @@ class Entry(BaseModel):
     signatures: tuple[str, ...] = ()
     seen_in: tuple[str, ...] = ()
     #: Root-cause keys to group failures of this code by, most specific first: the first one a
-    #: failure has a value for names its cause (enricher/grouping.py). Empty: each item stands alone.
+    #: failure has a value for names its cause (enricher/core/grouping.py). Empty: each item stands alone.
     group_by: tuple[RootKey, ...] = ()
     #: Two to four questions an admin asks about this code (rich entries), with short answers.
     faq: tuple[Faq, ...] = Field(default=(), max_length=4)

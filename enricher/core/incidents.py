@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from enricher.core.signin import cause_line, name_policy
+from enricher.core.wording import counted
 from enricher.models import Alert, FixStep
 from enricher.notification import ItemRef, Kind, Notification, content_of, labels_of
-from enricher.signin import cause_line, name_policy
-from enricher.wording import counted
 
 State = Literal["open", "resolved"]
 SCHEDULE_LIMIT = 4  # Power BI disables a refresh schedule after this many consecutive failures
