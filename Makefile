@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench bench-ingest bench-detect bench-enrich bench-poll bench-deliver bench-incidents bench-grouping bench-killloop container-smoke browser promtool alertmanager clean
+.PHONY: demo test lint types unit bench bench-ingest bench-detect bench-enrich bench-poll bench-deliver bench-incidents bench-grouping bench-killloop container-smoke browser promtool alertmanager postgres clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,7 +24,7 @@ types: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
-test: browser promtool alertmanager lint types unit
+test: browser promtool alertmanager postgres lint types unit
 
 # The dashboard's browser test drives Debian's chromium. Installed here when missing and we are root
 # with apt-get (the first time takes a minute or two); otherwise nothing happens and the test skips.
@@ -61,6 +61,19 @@ alertmanager:
 		|| { apt-get update -qq >/dev/null 2>&1 \
 		     && apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null 2>&1; } \
 		|| echo "could not install prometheus-alertmanager: tests/sinks/test_alertmanager_real.py will be skipped"; \
+	fi
+
+# The PostgreSQL store's tests (tests/postgres.py) run a throwaway cluster of Debian's postgresql (15):
+# initdb in a temp dir, a free loopback port, an unprivileged user. Installed the same way; otherwise
+# the tests that need it skip.
+postgres:
+	@if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing postgresql (15) for the PostgreSQL store tests (apt-get, first time only)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends postgresql >/dev/null 2>&1 \
+		|| { apt-get update -qq >/dev/null 2>&1 \
+		     && apt-get install -y -qq --no-install-recommends postgresql >/dev/null 2>&1; } \
+		|| echo "could not install postgresql: the PostgreSQL store tests will be skipped"; \
 	fi
 
 bench: bench-detect bench-enrich bench-poll bench-deliver bench-incidents bench-grouping bench-startup bench-ingest
