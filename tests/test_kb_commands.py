@@ -29,6 +29,7 @@ TOOLS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^az ad app federated-credential\b"), CLI + "ad/app/federated-credential"),
     (re.compile(r"^az ad app permission\b"), CLI + "ad/app/permission"),
     (re.compile(r"^az ad app show\b"), CLI + "ad/app#az-ad-app-show"),
+    (re.compile(r"^az ad app update\b"), CLI + "ad/app#az-ad-app-update"),
     (re.compile(r"^az ad sp\b"), CLI + "ad/sp"),
     (re.compile(r"^az ad user\b"), CLI + "ad/user"),
     (re.compile(r"^az identity federated-credential\b"), CLI + "identity/federated-credential"),
@@ -59,6 +60,7 @@ TOOLS: list[tuple[re.Pattern[str], str]] = [
         "https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc",
     ),
     (re.compile(r"^openssl x509\b"), "https://docs.openssl.org/master/man1/openssl-x509/"),
+    (re.compile(r"^Resolve-DnsName\b"), PS + "dnsclient/resolve-dnsname"),
 ]
 
 #: (method and Graph path after the version, the API page) for ``az rest`` against Microsoft Graph

@@ -16,6 +16,8 @@ _TYPED = re.compile(
     r"signInEventTypes/any\(t: t eq '(nonInteractiveUser|servicePrincipal|managedIdentity)'\)"
 )
 
+_TYPED_USER = re.compile(r"signInEventTypes/any\(t: t eq '(interactiveUser|nonInteractiveUser)'\)")
+
 
 class TestSigninCommands:
     def test_correlation_searches_use_beta_with_an_event_type(self) -> None:
@@ -29,3 +31,19 @@ class TestSigninCommands:
         assert len(searches) > 80
         wrong = [code for code, cmd in searches if "/v1.0/" in cmd or not _TYPED.search(cmd)]
         assert wrong == []
+
+    def test_user_lookups_name_the_log_their_sign_ins_land_in(self) -> None:
+        """A look-up by user and error code asks beta for one event type: a stored password signs in
+        interactively (ROPC), a stored OAuth grant is redeemed non-interactively (refresh token)."""
+        lookups = {
+            entry.code: " ".join((fix.command or "").split())
+            for entry in load_knowledge()
+            for fix in entry.fixes
+            if "auditLogs/signIns" in (fix.command or "") and "userPrincipalName eq" in (fix.command or "")
+        }
+        assert {"50053", "50126", "50133"} <= set(lookups)
+        untyped = [code for code, cmd in lookups.items() if "/v1.0/" in cmd or not _TYPED_USER.search(cmd)]
+        assert untyped == []
+        assert "'nonInteractiveUser'" in lookups["50133"]  # a revoked grant fails at token redemption
+        assert "'interactiveUser'" in lookups["50126"]  # a wrong password is sent by the job itself
+        assert "status/errorCode eq 50053" in lookups["50053"]
