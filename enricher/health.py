@@ -10,19 +10,22 @@ localhost by default; optional basic or bearer auth protects everything but ``/h
 from __future__ import annotations
 
 import base64
+import binascii
 import errno
 import hmac
+import io
 import json
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import ParseResult, parse_qs, urlparse
 
 from enricher.errors import ListenError
+from enricher.listener import DEFAULT_LIMITS, Accepted, BoundedServer, Limits, Prefixed, Writer
 from enricher.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger("aadsts_enricher.health")
@@ -55,6 +58,7 @@ class HealthServer:
         basic: tuple[str, str] | None = None,
         bearer: str | None = None,
         setting: str = "health.listen",
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         host, _, port = listen.rpartition(":")
         self.metrics = metrics
@@ -73,8 +77,13 @@ class HealthServer:
         #: POST endpoints that read a body (the ingest), each with its own auth and size limit
         self.uploads: dict[str, Upload] = {}
         self._auth = _auth_check(basic, bearer)
-        self._server = _bind(host.strip("[]") or "127.0.0.1", int(port), self._handler(), setting)
-        self._server.daemon_threads = True
+        handler = self._handler(limits)
+
+        def serve_one(accepted: Accepted) -> None:
+            # the handler's setup() takes the Accepted apart, and nothing in it uses the server
+            handler(accepted, accepted.address, None)  # type: ignore[arg-type]
+
+        self._server = _bind(host.strip("[]") or "127.0.0.1", int(port), serve_one, limits, setting)
         self._thread: threading.Thread | None = None
 
     @property
@@ -106,10 +115,26 @@ class HealthServer:
         }
         return (200 if ready else 503), "application/json", json.dumps(body).encode()
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def _handler(self, limits: Limits) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            #: the ``Server`` header: our name, not the Python version behind it
+            server_version = "aadsts-enricher"
+
+            def version_string(self) -> str:
+                return self.server_version
+
+            def setup(self) -> None:
+                """Read the head the listener already has, then the socket, under its deadlines."""
+                accepted: Accepted = self.request
+                self.connection = accepted.sock
+                self.rfile = io.BufferedReader(Prefixed(accepted, limits.idle))
+                self.wfile = Writer(accepted.sock)  # type: ignore[assignment]
+
+            def finish(self) -> None:
+                """The listener's worker closes the connection."""
+
             def do_GET(self) -> None:
                 self._serve(head=False)
 
@@ -215,10 +240,12 @@ class HealthServer:
         return Handler
 
 
-def _bind(host: str, port: int, handler: type[BaseHTTPRequestHandler], setting: str) -> ThreadingHTTPServer:
+def _bind(
+    host: str, port: int, handle: Callable[[Accepted], None], limits: Limits, setting: str
+) -> BoundedServer:
     """The listening server, or a ListenError naming the setting and the port."""
     try:
-        return ThreadingHTTPServer((host, port), handler)
+        return BoundedServer((host, port), handle, limits)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             reason = f"port {port} on {host} is already in use (another aadsts-enricher?)"
@@ -234,14 +261,17 @@ def auth_check(basic: tuple[str, str] | None, bearer: str | None) -> Callable[[s
 
 def _auth_check(basic: tuple[str, str] | None, bearer: str | None) -> Callable[[str], bool]:
     def check(header: str) -> bool:
+        """The scheme is case-insensitive (RFC 9110 section 11.1): ``bearer x`` is ``Bearer x``."""
         if not basic and not bearer:
             return True
-        if bearer and header.startswith("Bearer "):
-            return hmac.compare_digest(header[7:].encode(), bearer.encode())
-        if basic and header.startswith("Basic "):
+        scheme, _, value = header.strip().partition(" ")
+        scheme, value = scheme.lower(), value.strip()
+        if bearer and scheme == "bearer":
+            return hmac.compare_digest(value.encode(), bearer.encode())
+        if basic and scheme == "basic":
             try:
-                user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-            except ValueError:
+                user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+            except (ValueError, binascii.Error):
                 return False
             return hmac.compare_digest(user.encode(), basic[0].encode()) and hmac.compare_digest(
                 password.encode(), basic[1].encode()

@@ -154,7 +154,7 @@ def test_the_checker_sees_imports() -> None:
 
 
 SHELL = ("enricher.wiring", "enricher.cli", "enricher.sinks", "enricher.store", "enricher.dashboard")
-SHELL += ("enricher.ingest", "enricher.health", "enricher.metrics", "enricher.logs")
+SHELL += ("enricher.ingest", "enricher.health", "enricher.listener", "enricher.metrics", "enricher.logs")
 
 
 @pytest.mark.parametrize("name", sorted(n for n in ALL if under(n, "enricher.core")))

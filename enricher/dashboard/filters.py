@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from connectors.records import Source
 from enricher.core.kb_schema import SEVERITIES
 
+#: every source a run or pushed alert can carry (an unknown one is a 400, not an empty list)
+SOURCES = tuple(s.value for s in Source)
 DEFAULT_RANGE = "7d"
 #: The choices the page offers; any ``<n>h`` or ``<n>d`` from 1 hour to 366 days is accepted.
 RANGES = ("24h", "7d", "30d", "90d")
@@ -74,6 +77,10 @@ def parse_filters(query: Mapping[str, Sequence[str]]) -> Filters:
     for severity in severities:
         if severity not in SEVERITIES:
             raise FilterError(f"severity: {severity!r} is not one of {', '.join(SEVERITIES)}")
+    sources = _values(query, "source", lower=True)
+    for source in sources:
+        if source not in SOURCES:
+            raise FilterError(f"source: {source!r} is not one of {', '.join(SOURCES)}")
     codes = []
     for code in _values(query, "code"):
         match = _CODE_RX.match(code)
@@ -81,7 +88,7 @@ def parse_filters(query: Mapping[str, Sequence[str]]) -> Filters:
             raise FilterError(f"code: {code!r} is not an AADSTS code (digits, optionally after AADSTS)")
         codes.append(match.group(1))
     return Filters(
-        sources=_values(query, "source", lower=True),
+        sources=sources,
         severities=severities,
         codes=tuple(dict.fromkeys(codes)),
         workspaces=_values(query, "workspace", split=False),

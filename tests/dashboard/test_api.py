@@ -91,7 +91,7 @@ class TestIncidents:
     @pytest.mark.parametrize(
         "query",
         ["severity=urgent", "code=abc", "range=7w", "range=0d", "range=999d", "state=closed", "limit=0",
-         "limit=x", "sevrity=high"],
+         "limit=x", "sevrity=high", "source=nowhere", "source=adf,nowhere"],
     )  # fmt: skip
     def test_bad_query_is_400_naming_the_parameter(self, demo: Served, query: str) -> None:
         body = demo.json(f"/api/incidents?{query}", status=400)
@@ -154,6 +154,7 @@ class TestHeaders:
         assert demo.get("/")[1]["Content-Type"] == "text/html; charset=utf-8"
         assert demo.get("/static/dashboard.css")[1]["Content-Type"].startswith("text/css")
         assert demo.get("/?severity=nope")[0] == 400
+        assert demo.get("/?source=nope")[0] == 400
         assert demo.get("/static/missing.js")[0] == 404
 
     def test_health_routes_still_answer(self, demo: Served) -> None:
