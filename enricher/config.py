@@ -239,6 +239,7 @@ class EndpointOverrides(Strict):
     arm: str | None = None
     graph: str | None = None
     synapse: str | None = None
+    log_analytics: str | None = None
 
 
 class SigninLookupConfig(Strict):
@@ -535,7 +536,8 @@ class HealthConfig(Strict):
 class IngestConfig(Strict):
     """``POST /api/v1/ingest/{azure-monitor|alertmanager|grafana}`` on the health port: alerts other
     systems push. Those with an AADSTS code become failures like polled ones; the rest are counted
-    (``aadsts_enricher_ingested_total{outcome="other"}``) and dropped."""
+    (``aadsts_enricher_ingested_total{outcome="other"}``) and dropped, or forwarded unchanged to
+    webhook sinks (``other: forward``)."""
 
     enabled: bool = False
     #: The tenant an alert belongs to when nothing in it (a ``tenant`` label, an ADF subscription
@@ -550,6 +552,14 @@ class IngestConfig(Strict):
     #: Retry-After, which Alertmanager, Grafana and Azure Monitor all retry.
     rate_per_second: float = Field(default=50.0, gt=0)
     burst: int = Field(default=200, ge=1)
+    #: Alerts without an AADSTS code: ``drop`` (counted only) or ``forward`` (posted unchanged to
+    #: the webhook sinks named in ``forward_to``, so the sender can point all its alerts at us).
+    other: Literal["drop", "forward"] = "drop"
+    #: Names of ``type: webhook`` sinks that receive the other alerts' bodies as they came.
+    forward_to: tuple[str, ...] = ()
+    #: Azure Monitor log search alerts without the results in the body: read them from the alert's
+    #: results link (Log Analytics query API) with the tenant's credential. Off: the dimensions only.
+    fetch_search_results: bool = False
 
 
 class StateConfig(Strict):
@@ -607,6 +617,17 @@ class Config(Strict):
             )
         if i.tenant is not None and i.tenant not in [t.name for t in self.tenants]:
             raise ValueError(f"ingest.tenant: no tenant named {i.tenant!r}")
+        if i.other == "forward" and not i.forward_to:
+            raise ValueError("ingest.forward_to: 'other: forward' needs at least one webhook sink here")
+        types = {s.name: s.type for s in self.sinks}
+        for n, name in enumerate(i.forward_to):
+            if name not in types:
+                raise ValueError(f"ingest.forward_to[{n}]: no sink named {name!r}")
+            if types[name] != "webhook":
+                raise ValueError(
+                    f"ingest.forward_to[{n}]: {name!r} is a {types[name]} sink; alerts are forwarded "
+                    "unchanged, which only a webhook sink can carry"
+                )
         return self
 
     @property

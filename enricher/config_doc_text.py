@@ -57,6 +57,8 @@ NOTES: dict[str, str] = {
     "EndpointOverrides.arm": "Azure Resource Manager base URL (Data Factory, subscriptions).",
     "EndpointOverrides.graph": "Microsoft Graph base URL.",
     "EndpointOverrides.synapse": "Synapse development endpoint; `{workspace}` is replaced.",
+    "EndpointOverrides.log_analytics": "Log Analytics query API base URL (the only host an Azure Monitor "
+    "results link is followed to, with `ingest.fetch_search_results`).",
     "SourceBase.name": "Names the source within its tenant; defaults to its `type`. Cursor, heartbeat, "
     "logs and metrics are keyed by it, so two sources of one type (Power BI admin and workspace mode) "
     "need different names: a duplicate is a config error.",

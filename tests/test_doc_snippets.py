@@ -70,12 +70,13 @@ def as_config(data: Any) -> dict[str, Any]:
         "incidents",
         "ingest",
         "health",
+        "sinks",
     }:
         named = {s for r in data.get("routes", []) for s in r.get("sinks", [])} | set(
             data.get("default_sinks", [])
         )
         sinks = [{"name": name, "type": "console"} for name in sorted(named) or ["screen"]]
-        return {"tenants": [TENANT], "sinks": sinks, **data}
+        return {"tenants": [TENANT], "sinks": sinks, **data}  # the snippet's own sinks win
     raise AssertionError(f"a YAML snippet this test cannot place in a config: {data!r:.200}")
 
 

@@ -19,6 +19,7 @@ RESOURCES = {
     "https://management.core.windows.net": "https://management.core.windows.net/",
     "https://dev.azuresynapse.net": "https://dev.azuresynapse.net",
     "https://graph.microsoft.com": "https://graph.microsoft.com",
+    "https://api.loganalytics.io": "https://api.loganalytics.io",
     "https://database.windows.net": "https://database.windows.net/",
     "https://storage.azure.com": "https://storage.azure.com",
     "https://vault.azure.net": "https://vault.azure.net",
@@ -31,6 +32,7 @@ AUDIENCES = {
     "arm": frozenset({"https://management.azure.com", "https://management.core.windows.net"}),
     "synapse": frozenset({"https://dev.azuresynapse.net"}),
     "graph": frozenset({"https://graph.microsoft.com"}),
+    "log_analytics": frozenset({"https://api.loganalytics.io"}),
 }
 
 

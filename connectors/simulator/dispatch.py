@@ -20,7 +20,14 @@ from connectors.simulator.stats import Stats
 
 log = logging.getLogger(__name__)
 
-_PREFIXES = {"powerbi": "powerbi", "fabric": "fabric", "arm": "arm", "synapse": "synapse", "graph": "graph"}
+_PREFIXES = {
+    "powerbi": "powerbi",
+    "fabric": "fabric",
+    "arm": "arm",
+    "synapse": "synapse",
+    "graph": "graph",
+    "loganalytics": "log_analytics",
+}
 _BAD_REQUEST_CODES = {
     "powerbi": "InvalidRequest",
     "fabric": "InvalidParameter",

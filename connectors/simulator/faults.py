@@ -41,7 +41,7 @@ FaultKind = Literal[
     "loop",
     "flood",
 ]
-APIS = ("token", "powerbi", "fabric", "arm", "synapse", "graph")
+APIS = ("token", "powerbi", "fabric", "arm", "synapse", "graph", "log_analytics")
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from connectors.simulator.api_arm import ArmApi
 from connectors.simulator.api_entra import EntraApi
 from connectors.simulator.api_fabric import FabricApi
 from connectors.simulator.api_graph import GraphApi
+from connectors.simulator.api_log_analytics import LogAnalyticsApi
 from connectors.simulator.api_powerbi import PowerBIApi
 from connectors.simulator.api_synapse import SynapseApi
 from connectors.simulator.build import build_world
@@ -112,7 +113,7 @@ class Simulator:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(cert_path, key_path)
             router = Router()
-            for api in (EntraApi, PowerBIApi, FabricApi, ArmApi, SynapseApi, GraphApi):
+            for api in (EntraApi, PowerBIApi, FabricApi, ArmApi, SynapseApi, GraphApi, LogAnalyticsApi):
                 api(self._state).register(router)
             dispatcher = Dispatcher(
                 self._state,
@@ -182,6 +183,7 @@ class Simulator:
             "arm": f"{base}/arm",
             "graph": f"{base}/graph",
             "synapse": f"{base}/synapse/{{workspace}}",
+            "log_analytics": f"{base}/loganalytics",
             "msi": f"{base}/msi/token",
         }
 
@@ -213,6 +215,11 @@ class Simulator:
         secret = Secret(value, key_id, display_name, self.clock.now(), ends)
         tenant.apps[app.client_id.lower()] = dataclasses.replace(app, secrets=(*app.secrets, secret))
         return key_id
+
+    def add_search_results(self, workspace_id: str, tables: list[dict[str, object]]) -> str:
+        """What the Log Analytics query API answers for ``workspace_id``; the results link to it."""
+        self._state.search_results[workspace_id.lower()] = {"tables": tables}
+        return f"{self.base_url}/loganalytics/v1/workspaces/{workspace_id}/query?query=example"
 
     def revoke_tokens(self, client_id: str | None = None) -> None:
         """Make every access token issued so far (to one app, or to all) count as expired."""

@@ -46,6 +46,8 @@ class State:
     base_url: str = ""
     admin_groups_quota: Quota = field(default_factory=lambda: Quota((15, 60.0), (50, 3600.0)))
     refreshables_quota: Quota = field(default_factory=lambda: Quota((200, 3600.0)))
+    #: Log Analytics workspace id (lower case) -> the query answer (``Simulator.add_search_results``)
+    search_results: dict[str, dict[str, object]] = field(default_factory=dict)
     _certs: dict[str, list[ClientCertificate]] = field(default_factory=dict)
     _failures: deque[TokenFailure] = field(default_factory=lambda: deque(maxlen=10_000))
     _lock: threading.Lock = field(default_factory=threading.Lock)

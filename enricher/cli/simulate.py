@@ -1,4 +1,5 @@
-"""``simulate``: run the bundled Azure simulator on its own (for ``once``/``run`` against it)."""
+"""``simulate``: run the bundled Azure simulator on its own (for ``once``/``run`` against it), or
+with ``--post FORMAT URL`` post the reference alert bodies of one format to an ingest endpoint."""
 
 from __future__ import annotations
 
@@ -39,10 +40,49 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="./.data/simulator",
         help="where the CA certificate and keys are written (default ./.data/simulator)",
     )
+    p.add_argument(
+        "--post",
+        nargs=2,
+        metavar=("FORMAT", "URL"),
+        help="instead of serving: post the bundled reference alerts of FORMAT (azure-monitor, alertmanager, "
+        "grafana) to URL, e.g. http://127.0.0.1:9464/api/v1/ingest/alertmanager, and print each answer",
+    )
+    p.add_argument("--token", help="with --post: sent as 'Authorization: Bearer TOKEN'")
+    p.add_argument("--ca-bundle", help="with --post: a CA file to trust for an https URL")
     p.set_defaults(func=run)
 
 
+def post(fmt: str, url: str, token: str | None, ca_bundle: str | None) -> int:
+    """Each payload once, in name order; 1 when any was not accepted (a 2xx), 0 otherwise."""
+    from urllib.parse import urlsplit
+
+    import requests
+
+    from connectors.simulator.pushed import FORMATS, payloads
+
+    if fmt not in FORMATS:
+        raise ConfigError(f"--post: format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+        raise ConfigError(f"--post: {url!r} is not an http(s) URL")
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    failed = 0
+    for name, body in payloads(fmt):
+        try:
+            answer = requests.post(url, data=body, headers=headers, timeout=30, verify=ca_bundle or True)
+        except requests.RequestException as exc:
+            print(f"{name}: not sent ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
+            failed += 1
+            continue
+        print(f"{name}: HTTP {answer.status_code} {answer.text.strip()[:300]}")
+        failed += not 200 <= answer.status_code < 300
+    return 1 if failed else 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.post:
+        return post(args.post[0], args.post[1], args.token, args.ca_bundle)
     from connectors.simulator import SimulatorStartError, serve
     from connectors.simulator.scenario import ScenarioError
 

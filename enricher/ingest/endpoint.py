@@ -2,9 +2,9 @@
 
 An edge like the dashboard: it knows HTTP and the formats, nothing of the store or the pipeline;
 the daemon passes ``accept(format, alerts)``, which runs them through detection and the incident
-book. Answers follow what the senders retry: Alertmanager retries only 5xx and network errors, and
+book (and forwards the others when configured). Answers follow what the senders retry: Alertmanager retries only 5xx and network errors, and
 Azure Monitor and Grafana retry 5xx as well, so everything we want to see again (over the rate,
-a store error) is a 503 with ``Retry-After``, and only a body that can never be read is a 400.
+a store error, a forward destination asking to retry) is a 503 with ``Retry-After``, and only a body that can never be read is a 400.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from typing import Any
 
 from enricher import config as cfg
 from enricher.health import HealthServer, Upload, auth_check
-from enricher.ingest.formats import FORMATS, BadPayloadError, Pushed
+from enricher.ingest.formats import FORMATS, BadPayloadError, Batch
+from enricher.ingest.forward import ForwardRetryError
 from enricher.metrics import Metrics
 
 log = logging.getLogger("aadsts_enricher.ingest")
 
 PREFIX = "/api/v1/ingest/"
-Accept = Callable[[str, list[Pushed]], dict[str, int]]
+Accept = Callable[[Batch], dict[str, int]]
 Reply = tuple[int, str, bytes, dict[str, str]]
 
 
@@ -97,13 +98,20 @@ def _handler(fmt: str, accept: Accept, metrics: Metrics, bucket: Bucket) -> Call
             metrics.inc("aadsts_enricher_ingested_total", {"format": fmt, "outcome": "rejected"})
             return _json(503, {"error": "over the rate limit"}, {"Retry-After": str(max(1, round(wait)))})
         try:
-            alerts = read(json.loads(body))
+            doc = json.loads(body)
+            alerts = read(doc)
         except (ValueError, BadPayloadError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             metrics.inc("aadsts_enricher_ingested_total", {"format": fmt, "outcome": "rejected"})
             reason = str(exc) if isinstance(exc, BadPayloadError) else "the body is not JSON"
             return _json(400, {"error": reason})
         try:
-            counts = accept(fmt, alerts)
+            counts = accept(Batch(fmt, body, doc, alerts))
+        except ForwardRetryError as exc:  # ours are stored; the sender re-sends and we forward again
+            log.warning(
+                "forwarding pushed alerts failed, asking the sender to retry", extra={"detail": str(exc)}
+            )
+            after = str(max(1, round(exc.retry_after or 5)))
+            return _json(503, {"error": "could not forward the other alerts, retry"}, {"Retry-After": after})
         except Exception:  # the store is busy or broken: the sender keeps the alert and retries
             log.exception("ingest failed", extra={"format": fmt})
             return _json(503, {"error": "could not store the alerts, retry"}, {"Retry-After": "5"})

@@ -1,13 +1,14 @@
 """Alerts other systems push to us, read into one shape: :class:`Pushed`. Pure: no I/O, no clock.
 
 Three formats, each as its public documentation describes it (reference payloads with their
-sources are in ``tests/ingest/payloads/``):
+sources are in ``connectors/simulator/pushed/``):
 
 - ``azure-monitor``: the common alert schema (``schemaId: azureMonitorCommonAlertSchema``). One
   alert per request. A metric alert carries the pipeline in its dimensions; a log search alert
   (``Log Alerts V2``) carries dimensions too, and the older Log Analytics form may include the
   search results (``SearchResults.tables``), one :class:`Pushed` per row, because each row is
-  one failed run with its own error text. The results link is never followed here.
+  one failed run with its own error text. The results link is never followed here: the intake
+  does that when configured, and ``with_results`` puts the answer where included results go.
 - ``alertmanager``: the webhook body (``version: "4"``): one :class:`Pushed` per entry in
   ``alerts``, text from its labels and annotations.
 - ``grafana``: Grafana alerting's webhook body, the same alert list with a few more fields.
@@ -18,7 +19,8 @@ fields we do not know are ignored, since every format grows new ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -197,3 +199,60 @@ FORMATS: dict[str, Callable[[Any], list[Pushed]]] = {
     "alertmanager": alertmanager,
     "grafana": grafana,
 }
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One request as received: the body's bytes, the parsed document and the alerts read from it."""
+
+    format: str
+    body: bytes
+    doc: Any
+    alerts: Sequence[Pushed]
+
+
+def search_link(doc: Any) -> str:
+    """The results link of an Azure Monitor log search alert without included results, else ''.
+
+    The filtered link (only the rows of this alert's dimension values) comes first; ``Log Alerts
+    V2`` puts the links on each ``condition.allOf`` entry, the older Log Analytics form on the
+    context itself.
+    """
+    context = doc.get("data", {}).get("alertContext") if isinstance(doc, dict) else None
+    if not isinstance(context, dict) or any(True for _ in _search_rows(context)):
+        return ""
+    condition = context.get("condition")
+    criteria = condition.get("allOf") if isinstance(condition, dict) else None
+    holders = [c for c in criteria or [] if isinstance(c, dict)] + [context]
+    names = (
+        "linkToFilteredSearchResultsAPI",
+        "linkToSearchResultsAPI",
+        "LinkToFilteredSearchResultsAPI",
+        "LinkToSearchResultsAPI",
+    )
+    for name in names:
+        for holder in holders:
+            if isinstance(holder.get(name), str) and holder[name].startswith("http"):
+                return str(holder[name])
+    return ""
+
+
+def with_results(doc: dict[str, Any], results: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of an Azure Monitor body with ``results`` as its included ``SearchResults``."""
+    data = dict(doc["data"])
+    data["alertContext"] = {**data["alertContext"], "SearchResults": dict(results)}
+    return {**doc, "data": data}
+
+
+def others_body(batch: Batch, others: Sequence[Pushed]) -> bytes | None:
+    """What to forward for the alerts of ``batch`` we did not enrich: the body as it came when
+    none was ours; for a list format the envelope with only ``others``; None when nothing is left
+    (an Azure Monitor alert with one row of ours is ours)."""
+    if not others:
+        return None
+    if len(others) == len(batch.alerts):
+        return batch.body
+    if batch.format in ("alertmanager", "grafana"):
+        kept = {**batch.doc, "alerts": [dict(p.raw) for p in others]}
+        return json.dumps(kept, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return None

@@ -98,6 +98,9 @@ class Service:
         )
         #: asks for a flush now; the daemon points it at its scheduler's flush job
         self.flush_soon: Callable[[], None] = lambda: None
+        self.config_dir = config_dir
+        #: closed with the service (the ingest forwarder's HTTP sessions)
+        self._closing: list[Callable[[], None]] = []
 
     def _sleep(self, seconds: float) -> None:
         self.stop.wait(seconds)
@@ -220,7 +223,29 @@ class Service:
         from enricher.ingest.endpoint import register as add_endpoints
         from enricher.ingest.intake import Intake
 
-        intake = Intake(self.config, self.pipeline, self.clock, wake or self.wake_flush)
+        ingest = self.config.ingest
+        forwarder = None
+        if ingest.other == "forward":
+            from enricher.ingest.forward import Forwarder
+
+            wanted = [s for s in self.config.sinks if s.name in ingest.forward_to]
+            forwarder = Forwarder(
+                [s for s in wanted if isinstance(s, cfg.WebhookSinkConfig)], self.config_dir
+            )
+            self._closing.append(forwarder.close)
+        search = {}
+        if ingest.fetch_search_results:
+            from connectors.log_analytics import LogAnalyticsClient
+
+            search = {t.config.name: LogAnalyticsClient(t.http, t.endpoints) for t in self.tenants}
+        intake = Intake(
+            self.config,
+            self.pipeline,
+            self.clock,
+            wake or self.wake_flush,
+            forwarder=forwarder,
+            search=search,
+        )
         add_endpoints(server, self.config, intake.accept, self.metrics)
 
     def wake_flush(self) -> None:
@@ -233,6 +258,8 @@ class Service:
     def close(self) -> None:
         self.stop.set()
         self.deliverer.shutdown()
+        for close in self._closing:
+            close()
         for sink in self.sinks.values():
             try:
                 sink.close()

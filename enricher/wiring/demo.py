@@ -48,7 +48,8 @@ def demo_config_data(
                 "name": "contoso",
                 "tenant_id": tenant.id,
                 "endpoints": {
-                    k: ep[k] for k in ("authority", "powerbi", "fabric", "arm", "graph", "synapse")
+                    k: ep[k]
+                    for k in ("authority", "powerbi", "fabric", "arm", "graph", "synapse", "log_analytics")
                 },
                 "ca_bundle": str(sim.ca_path),
                 "credential": {

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+import connectors.simulator
 from connectors.simulator import Simulator
 from enricher import config as cfg
 from enricher.health import HealthServer
@@ -23,7 +24,7 @@ from enricher.wiring.daemon import Service
 from enricher.wiring.demo import demo_config_data
 from tests.fakes import MemorySink
 
-PAYLOADS = Path(__file__).parent / "payloads"
+PAYLOADS = Path(connectors.simulator.__file__).parent / "pushed"
 TOKEN = "ingest-t0ken-value"
 BEARER = "health-bearer-value"
 

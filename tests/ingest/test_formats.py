@@ -1,4 +1,4 @@
-"""Each reference payload (tests/ingest/payloads/README.md says where each shape is documented)
+"""Each reference payload (connectors/simulator/pushed/README.md says where each shape is documented)
 read into Pushed alerts and mapped to run records keyed like the connectors' own."""
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
+import connectors.simulator
 from connectors.records import RunStatus, Source
 from enricher.config_load import load_config
 from enricher.core.detect import detect
 from enricher.ingest.formats import FORMATS, BadPayloadError
 from enricher.ingest.records import Places, record_of
 
-PAYLOADS = Path(__file__).parent / "payloads"
+PAYLOADS = Path(connectors.simulator.__file__).parent / "pushed"
 NOW = datetime(2026, 12, 5, 18, 30, tzinfo=UTC)
 SUB = "5d1e4b0a-0000-4c3e-9a8b-000000000001"
 
