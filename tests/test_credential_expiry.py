@@ -23,7 +23,7 @@ from connectors.simulator.scenario import Scenario, load_scenario
 from enricher import config as cfg
 from enricher.cli import main
 from enricher.config import ConsoleSinkConfig
-from enricher.core.credential_facts import facts_for
+from enricher.core.credential_facts import facts_for, with_expired_key
 from enricher.core.forecast import AppView, forecast, severity_for, window_of
 from enricher.notification import Notification
 from enricher.sinks.console import ConsoleSink, json_line
@@ -392,6 +392,38 @@ def by_code(sent: list[Notification]) -> dict[str, Notification]:
     return {n.code: n for n in sent if not n.incident_id.startswith("credential:")}
 
 
+class TestExpiredKeyInTheFixes:
+    """with_expired_key: the delete command names the key that expired, or keeps its marker."""
+
+    DELETE = {
+        "step": "Remove the expired secret.",
+        "command": "az ad app credential delete --id a --key-id <expired-key-id>",
+    }
+    LIST = {"step": "List the secrets.", "command": None}
+
+    @pytest.mark.parametrize(
+        ("creds", "command"),
+        [
+            ([OLD], "az ad app credential delete --id a --key-id k-old"),
+            ([OLD, NEW], "az ad app credential delete --id a --key-id k-old"),
+            (
+                [Cred("k-older", NOW - timedelta(days=90), display_name="older"), OLD],
+                "az ad app credential delete --id a --key-id k-old",
+            ),
+            ([NEW], "az ad app credential delete --id a --key-id <expired-key-id>"),
+        ],
+    )
+    def test_table(self, creds: list[Cred], command: str) -> None:
+        facts = facts_for(
+            "7000222" if any(c.expires_at <= NOW for c in creds) else "7000215", "a", "etl", creds, HINTS, NOW
+        )  # type: ignore[arg-type]
+        assert facts is not None
+        assert with_expired_key([self.LIST, self.DELETE], facts) == [
+            self.LIST,
+            {**self.DELETE, "command": command},
+        ]
+
+
 class TestFailuresNameTheCredential:
     def test_expired_and_existing_secrets_over_https(self, sim: Simulator, tmp_path: Path) -> None:
         """A 7000222 names legacy-etl's expired secret and when; a 7000215 lists the notebook app's
@@ -405,6 +437,8 @@ class TestFailuresNameTheCredential:
             svc.close()
         assert expired is not None and expired["app_name"] == "legacy-etl"
         (gone,) = expired["credentials"]
+        delete = [f.command for f in codes["7000222"].fixes if "credential delete" in (f.command or "")]
+        assert delete == [f"az ad app credential delete --id {expired['app_id']} --key-id {gone['key_id']}"]
         assert gone["expired"] and gone["expires_at"] == "2025-03-23T06:00:00Z"  # 10 days before the start
         assert "expired 2025-03-23 06:00 UTC" in expired["note"] and "no valid secret" in expired["note"]
         assert wrong is not None and wrong["app_id"] == NOTEBOOK_APP

@@ -11,12 +11,13 @@ failed. Three codes are about the credential itself, and each is answered by a d
   that looks like a GUID, is recognisable as "the secret ID was pasted instead of the value".
 
 The result is a plain dict (the ``app_credentials`` field of notifications and ``--json``), or None
-when the code is not one of these or the app has no credential of that type.
+when the code is not one of these or the app has no credential of that type. ``with_expired_key``
+then puts the expired credential's key id into the fix commands that were left waiting for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,8 @@ from enricher.core.forecast import Held
 #: the failure codes answered here, and the credential type each one is about
 CODES: dict[str, str] = {"7000222": "secret", "700027": "certificate", "7000215": "secret"}
 LISTED = 5  # credentials named in the sentence; the field lists them all
+#: how a fix command (knowledge/codes/7000222.yaml) marks the key id the admin must look up
+EXPIRED_KEY = "<expired-key-id>"
 
 
 def facts_for(
@@ -104,3 +107,19 @@ def _day(iso: str) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def with_expired_key(fixes: Sequence[Mapping[str, Any]], facts: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``fixes`` (``{"step", "command"}``) with ``<expired-key-id>`` replaced by the key id of the
+    credential that expired last before the failure: the one the note names, the one the consumer
+    most likely still sends. Unchanged when none had expired (then no key is safe to delete)."""
+    expired = [c for c in facts.get("credentials") or () if c.get("expired") and c.get("key_id")]
+    if not expired:
+        return [dict(f) for f in fixes]
+    key = str(expired[0]["key_id"])
+    return [
+        {**f, "command": f["command"].replace(EXPIRED_KEY, key)}
+        if EXPIRED_KEY in (f.get("command") or "")
+        else dict(f)
+        for f in fixes
+    ]

@@ -21,6 +21,7 @@ from connectors.clouds import CLOUDS
 from connectors.records import RunRecord, RunStatus, Source
 from enricher import config as cfg
 from enricher.core.credential_facts import CODES as CREDENTIAL_CODES
+from enricher.core.credential_facts import with_expired_key
 from enricher.core.detect import detect
 from enricher.core.enrich import PUBLIC_PORTALS, Portals, enrich
 from enricher.core.grouping import RootCause, group, parent_fingerprint, root_cause_of
@@ -335,7 +336,8 @@ class Pipeline:
         found = expiry.facts(watch, alert.code, client_id, run.ended_at or run.started_at or now)
         if found is None:
             return inc
-        inc = dataclasses.replace(inc, content={**inc.content, "app_credentials": found})
+        fixes = with_expired_key(inc.content.get("fixes") or (), found)
+        inc = dataclasses.replace(inc, content={**inc.content, "app_credentials": found, "fixes": fixes})
         book.put(inc)
         return inc
 
