@@ -45,6 +45,8 @@ TOOLS: list[tuple[re.Pattern[str], str]] = [
         PS + "microsoft.graph.identity.signins/get-mgidentityconditionalaccesspolicy",
     ),
     (re.compile(r"^Get-ADComputer\b"), PS + "activedirectory/get-adcomputer"),
+    (re.compile(r"^Get-ADUser\b"), PS + "activedirectory/get-aduser"),
+    (re.compile(r"^Set-ADAccountPassword\b"), PS + "activedirectory/set-adaccountpassword"),
     (re.compile(r"^Get-AdfsGlobalAuthenticationPolicy\b"), PS + "adfs/get-adfsglobalauthenticationpolicy"),
     (re.compile(r"^\(Get-AdfsProperties\)"), PS + "adfs/get-adfsproperties"),
     (
@@ -61,6 +63,10 @@ TOOLS: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(r"^openssl x509\b"), "https://docs.openssl.org/master/man1/openssl-x509/"),
     (re.compile(r"^Resolve-DnsName\b"), PS + "dnsclient/resolve-dnsname"),
+    (
+        re.compile(r"^dsregcmd\b"),
+        "https://learn.microsoft.com/entra/identity/devices/troubleshoot-device-dsregcmd",
+    ),
 ]
 
 #: (method and Graph path after the version, the API page) for ``az rest`` against Microsoft Graph
@@ -72,6 +78,8 @@ GRAPH_APIS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"get identity/conditionalAccess/policies\b"), GRAPH + "conditionalaccessroot-list-policies"),
     (re.compile(r"get identity/identityProviders\b"), GRAPH + "identitycontainer-list-identityproviders"),
     (re.compile(r"get identityProtection/riskyUsers/[^/?]+$"), GRAPH + "riskyuser-get"),
+    (re.compile(r"get identityProtection/riskyUsers\?"), GRAPH + "riskyuser-list"),
+    (re.compile(r"get identityProtection/riskDetections\?"), GRAPH + "riskdetection-list"),
     (re.compile(r"get policies/authorizationPolicy\b"), GRAPH + "authorizationpolicy-get"),
     (
         re.compile(r"get policies/identitySecurityDefaultsEnforcementPolicy\b"),
