@@ -563,7 +563,34 @@ class IngestConfig(Strict):
 
 
 class StateConfig(Strict):
+    #: The SQLite state directory (``state.db``, ``state.lock``) when no ``url`` is set.
     path: str = "./.data"
+    #: A PostgreSQL database instead of SQLite, shared by several replicas:
+    #: ``postgresql://USER:${PGPASSWORD}@HOST:5432/DB?sslmode=verify-full``. Kept secret (it may
+    #: hold a password); ``check-config`` parses it, ``run`` says in one line if it cannot connect.
+    url: SecretStr | None = None
+    #: The database password apart from ``url``, so it needs no percent-encoding (a ``/`` or ``@``
+    #: in a generated password would break the URL): ``${PGPASSWORD}`` or ``${file:/run/secrets/pg}``.
+    password: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        text = value.get_secret_value()
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018  # a port that is no number raises here
+        except ValueError as exc:
+            raise ValueError(f"not a URL: {exc}") from None
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError("must start with postgresql:// (only PostgreSQL is supported)")
+        if not parts.path.strip("/") and "dbname=" not in parts.query:
+            raise ValueError("names no database (postgresql://HOST/DATABASE)")
+        return value
 
 
 class LogConfig(Strict):

@@ -96,6 +96,15 @@ def option_names(model: type, seen: set[type] | None = None) -> set[str]:
             lambda t: t.replace("sources: [{type: powerbi}]", "sources: [{type: powerbi, name: 'a b'}]"),
             "tenants[0].sources[0].name: String should match pattern",
         ),
+        (
+            lambda t: t + "state: {url: 'mysql://db/state'}\n",
+            "state.url: must start with postgresql://",
+        ),
+        (
+            lambda t: t + "state: {url: 'postgresql://db:port/state'}\n",
+            "state.url: not a URL: Port could not be cast",
+        ),
+        (lambda t: t + "state: {url: 'postgresql://db:5432'}\n", "state.url: names no database"),
         (lambda t: "tenants: [\n", "is not valid YAML"),
         (lambda t: "- just\n- a list\n", "the top level must be a mapping"),
     ],
@@ -176,3 +185,48 @@ def test_health_without_a_daemon_is_exit_1() -> None:
         text=True,
     )
     assert result.returncode == 1 and "unreachable" in result.stderr
+
+
+def test_a_postgres_url_is_checked_and_never_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check-config names the server, not the credentials; a URL libpq cannot read fails in one line."""
+    from enricher.wiring.build import secrets_of
+
+    text = (
+        BASE
+        + "state: {url: 'postgresql://watcher:${PGPASSWORD}@db.example.com:6432/enricher?sslmode=require'}\n"
+    )
+    path = write(tmp_path, text)
+    encoded = load_config(path, {"PGPASSWORD": "p%40ss"})  # the URL holds it percent-encoded
+    assert secrets_of(encoded)[1:] == [
+        "postgresql://watcher:p%40ss@db.example.com:6432/enricher?sslmode=require",
+        "p@ss",  # and the logs scrub it as a driver would print it
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "enricher", "check-config", "--config", str(path)],
+        env={"PGPASSWORD": "pw-3xample", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "state in PostgreSQL db.example.com:6432/enricher" in done.stdout
+    assert "pw-3xample" not in done.stdout and "watcher" not in done.stdout
+    odd = write(tmp_path, BASE + "state: {url: 'postgresql://u:pw-3xample@db/enricher?frobnicate=1'}\n")
+    assert main(["check-config", "--config", str(odd)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aadsts-enricher: state.url: not a usable PostgreSQL URL: invalid URI query")
+    assert err.count("\n") == 1 and "pw-3xample" not in err
+
+
+def test_a_password_apart_from_the_url_needs_no_encoding(tmp_path: Path) -> None:
+    """``state.password`` reaches libpq as typed, slashes and at-signs included."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    from enricher.wiring.build import postgres_conninfo
+
+    text = BASE + "state: {url: 'postgresql://watcher@db.example.com/enricher', password: '${PGPASSWORD}'}\n"
+    config = load_config(write(tmp_path, text), {"PGPASSWORD": "a/b@c:d"})
+    parts = conninfo_to_dict(postgres_conninfo(config.state))
+    assert (parts["password"], parts["user"], parts["host"]) == ("a/b@c:d", "watcher", "db.example.com")

@@ -71,6 +71,7 @@ def as_config(data: Any) -> dict[str, Any]:
         "ingest",
         "health",
         "sinks",
+        "state",
     }:
         named = {s for r in data.get("routes", []) for s in r.get("sinks", [])} | set(
             data.get("default_sinks", [])

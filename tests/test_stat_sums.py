@@ -88,13 +88,23 @@ def plain(counts: Tally) -> dict[tuple[str, ...], int]:
     return {k: v for k, v in counts.items() if v}
 
 
-@pytest.fixture(scope="module")
-def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MemoryStore, SQLiteStore]]:
-    memory, sqlite = MemoryStore(), SQLiteStore(tmp_path_factory.mktemp("sums") / "state.db")
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def stores(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[MemoryStore, Store]]:
+    """The in-memory count against SQLite's sums, and against PostgreSQL's SQL filters."""
+    other: Store
+    if request.param == "sqlite":
+        other = SQLiteStore(tmp_path_factory.mktemp("sums") / "state.db")
+    else:
+        from enricher.store.postgres import PostgresStore
+
+        other = PostgresStore(request.getfixturevalue("pg_cluster").create("sums"))
+    memory = MemoryStore()
     fill(memory, 7, 400)
-    fill(sqlite, 7, 400)
-    yield memory, sqlite
-    sqlite.close()
+    fill(other, 7, 400)
+    yield memory, other
+    other.close()
 
 
 SPANS = [timedelta(days=7), timedelta(days=1), timedelta(hours=5), timedelta(days=30), timedelta(minutes=1)]
@@ -111,18 +121,18 @@ FILTERS = [
 @pytest.mark.parametrize("span", SPANS, ids=str)
 @pytest.mark.parametrize("filters", FILTERS, ids=str)
 def test_sums_equal_a_plain_count(
-    stores: tuple[MemoryStore, SQLiteStore], span: timedelta, filters: dict[str, tuple[str, ...]]
+    stores: tuple[MemoryStore, Store], span: timedelta, filters: dict[str, tuple[str, ...]]
 ) -> None:
     """Same numbers and resolve times from both stores, for every filter and range."""
-    memory, sqlite = stores
+    memory, other = stores
     f = IncidentFilter(NOW - span, **filters)
     want, want_seconds = memory.stat_tally(f, NOW)
-    got, got_seconds = sqlite.stat_tally(f, NOW)
+    got, got_seconds = other.stat_tally(f, NOW)
     assert plain(got) == plain(want)
     assert sorted(got_seconds) == sorted(want_seconds)
 
 
-def test_the_edges_are_exercised(stores: tuple[MemoryStore, SQLiteStore]) -> None:
+def test_the_edges_are_exercised(stores: tuple[MemoryStore, Store]) -> None:
     """The random book has what the sums must get right: failures cut by the range's start, a last
     failure after now, resolved incidents last seen on the range's first day."""
     memory, _ = stores

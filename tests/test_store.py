@@ -1,4 +1,4 @@
-"""One contract, two stores: the SQLite default and the in-memory fake behave the same."""
+"""One contract, three stores: the SQLite default, PostgreSQL for replicas and the in-memory fake."""
 
 from __future__ import annotations
 
@@ -29,9 +29,18 @@ T0 = datetime(2025, 4, 2, 6, 0, tzinfo=UTC)
 KB = load_knowledge()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "state.db")
+    """Each contract test runs on every store (PostgreSQL: a new database on a throwaway server)."""
+    s: Store
+    if request.param == "memory":
+        s = MemoryStore()
+    elif request.param == "sqlite":
+        s = SQLiteStore(tmp_path / "state.db")
+    else:
+        from enricher.store.postgres import PostgresStore
+
+        s = PostgresStore(request.getfixturevalue("postgres_url"))
     yield s
     s.close()
 
@@ -304,3 +313,85 @@ def test_migration_indexes_existing_incidents(tmp_path: Path) -> None:
     assert store.open_incidents_of(["contoso/powerbi/ws1/a"]) == [told]
     assert store.due_incidents(T0, T0) == [told]
     store.close()
+
+
+class TestPostgresOnly:
+    """What only the shared store has: a server to reach, a schema several replicas open, claims."""
+
+    def test_reopen_keeps_state_and_a_newer_schema_is_refused(self, postgres_url: str) -> None:
+        from enricher.store.postgres import PostgresStore
+        from enricher.store.postgres_schema import MIGRATIONS as PG_MIGRATIONS
+
+        s = PostgresStore(postgres_url)
+        s.set_cursor("a", {"k": "v"}, T0)
+        s.close()
+        again = PostgresStore(postgres_url)
+        assert again.get_cursor("a") == {"k": "v"} and again.schema_version == len(PG_MIGRATIONS)
+        again._run("UPDATE schema_version SET version = 999")
+        again.close()
+        with pytest.raises(StoreError, match="newer version"):
+            PostgresStore(postgres_url)
+
+    def test_replicas_starting_together_migrate_once(self, postgres_url: str) -> None:
+        """Four stores opened at the same moment on an empty database: all open, one schema."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from enricher.store.postgres import PostgresStore
+
+        with ThreadPoolExecutor(4) as pool:
+            stores = list(pool.map(lambda _: PostgresStore(postgres_url), range(4)))
+        assert {s.schema_version for s in stores} == {1}
+        stores[0].set_streak("x", 2)
+        assert [s.get_streak("x") for s in stores] == [2, 2, 2, 2]
+        for s in stores:
+            s.close()
+
+    def test_an_unreachable_server_is_one_line_without_the_password(self) -> None:
+        from enricher.store.postgres import PostgresStore
+        from tests.postgres import _free_port
+
+        url = f"postgresql://watcher:s3cret-pw@127.0.0.1:{_free_port()}/state"
+        with pytest.raises(StoreError) as caught:
+            PostgresStore(url, timeout=2)
+        text = str(caught.value)
+        assert text.startswith(
+            f"cannot connect to state database 127.0.0.1:{url.split(':')[3].split('/', maxsplit=1)[0]}/state:"
+        )
+        assert "\n" not in text and "s3cret-pw" not in text and "watcher" not in text
+
+    def test_a_row_is_claimed_by_one_sender(self, postgres_url: str) -> None:
+        """Two stores (two replicas) race for one row: one claim wins; a dead sender's claim lapses."""
+        from enricher.store.postgres import PostgresStore
+
+        a, b = PostgresStore(postgres_url), PostgresStore(postgres_url, claim_for=timedelta(minutes=2))
+        a.enqueue(notification(), ["slack"], T0)
+        (row,) = b.due(T0)
+        assert a.mark_sending(row.id, T0) and not b.mark_sending(row.id, T0)
+        assert b.due(T0 + timedelta(minutes=1)) == []  # in flight elsewhere
+        (again,) = b.due(T0 + timedelta(minutes=2))  # its sender died: taken over
+        assert b.mark_sending(again.id, T0 + timedelta(minutes=2))
+        b.mark_delivered(again.id, T0 + timedelta(minutes=2))
+        assert not a.mark_sending(row.id, T0 + timedelta(hours=1))  # done: nobody sends it again
+        a.close(), b.close()
+
+
+def test_postgres_reconnects_after_a_restart(tmp_path: Path) -> None:
+    """The server restarts (its own cluster, so no other test notices): the next calls reconnect."""
+    from enricher.store.postgres import PostgresStore
+    from tests.postgres import SKIP_REASON, Cluster, available
+
+    if not available():
+        pytest.skip(SKIP_REASON)
+    cluster = Cluster()
+    try:
+        cluster.start()
+        store = PostgresStore(cluster.create("restart"))
+        store.set_cursor("a", {"k": "1"}, T0)
+        cluster.restart()
+        store.set_cursor("a", {"k": "2"}, T0)
+        with store.transaction():
+            store.set_streak("x", 1)
+        assert store.get_cursor("a") == {"k": "2"} and store.get_streak("x") == 1
+        store.close()
+    finally:
+        cluster.destroy()

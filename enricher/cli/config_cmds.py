@@ -65,7 +65,9 @@ def summary(config: cfg.Config) -> list[str]:
         f"maintenance {w.name}: {','.join(w.weekdays)} {w.start}-{w.end} {w.timezone}"
         for w in config.maintenance
     ]
-    lines.append(f"state in {config.state.path}; health on {config.health.listen}")
+    from enricher.wiring.build import state_where
+
+    lines.append(f"state in {state_where(config)}; health on {config.health.listen}")
     if config.knowledge_dir:
         lines.append(f"knowledge overrides from {config.knowledge_dir}")
     return lines

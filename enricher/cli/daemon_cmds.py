@@ -86,7 +86,8 @@ def _service(path: str):  # type: ignore[no-untyped-def]
 
     config = load_checked(path)
     logs.setup(config.log.level, config.log.format, secrets_of(config))
-    held = lock_state(Path(config.state.path))  # a second daemon on this state refuses here
+    # a second daemon on this SQLite state refuses here; PostgreSQL replicas share work by leases
+    held = lock_state(Path(config.state.path)) if config.state.url is None else None
     service = Service(config, Path(path).resolve().parent)
     service.state_lock = held  # type: ignore[attr-defined]  # held for the life of the process
     return service

@@ -12,7 +12,7 @@ from enricher.errors import ConfigError
 
 if TYPE_CHECKING:  # loaded when a silence command runs, not at every start-up
     from enricher.config import Match
-    from enricher.store import SQLiteStore
+    from enricher.store import Store
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,12 +45,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ex.set_defaults(func=cmd_expire)
 
 
-def _store(path: str) -> SQLiteStore:
-    from enricher.store import SQLiteStore
-    from enricher.wiring.build import state_db
+def _store(path: str) -> Store:
+    from enricher.wiring.build import open_store
     from enricher.wiring.preflight import load_checked
 
-    return SQLiteStore(state_db(load_checked(path)))
+    return open_store(load_checked(path))
 
 
 def parse_match(pairs: list[str]) -> Match:

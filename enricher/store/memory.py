@@ -249,8 +249,9 @@ class MemoryStore:
         pending = [r for r in self._s.outbox.values() if r.state == "pending" and sink in (None, r.sink)]
         return [r for r in iter_due(pending) if r.next_at <= now][:limit]
 
-    def mark_sending(self, row_id: int, now: datetime) -> None:
+    def mark_sending(self, row_id: int, now: datetime) -> bool:
         self._s.outbox[row_id] = dataclasses.replace(self._s.outbox[row_id], sending_at=now)
+        return True
 
     def defer_sink(self, sink: str, until: datetime) -> int:
         moved = [

@@ -57,11 +57,13 @@ class OutboxTable:
             rows = self._run(query, (now.isoformat(), sink, limit)).fetchall()
         return list(iter_due([_row(r) for r in rows]))
 
-    def mark_sending(self, row_id: int, now: datetime) -> None:
+    def mark_sending(self, row_id: int, now: datetime) -> bool:
+        """Always True: one daemon per state directory (``state.lock``), so nobody else sends its rows."""
         self._run(
             "UPDATE outbox SET sending_at = ?, updated_at = ? WHERE id = ?",
             (now.isoformat(),) * 2 + (row_id,),
         )
+        return True
 
     def defer_sink(self, sink: str, until: datetime) -> int:
         at = until.isoformat()

@@ -28,6 +28,7 @@ from connectors.trust import verify_for
 from enricher import config as cfg
 from enricher.core.incidents import Policy
 from enricher.errors import ConfigError
+from enricher.store.base import Store
 from enricher.wiring.expiry import CredentialWatch
 
 
@@ -203,8 +204,44 @@ def secrets_of(config: cfg.Config) -> list[str]:
                 walk(v)
 
     walk(config)
+    if config.state.url is not None:  # the password alone, as a driver's message could quote it
+        from urllib.parse import unquote, urlsplit
+
+        found.append(unquote(urlsplit(config.state.url.get_secret_value()).password or ""))
     return [s for s in found if s]
 
 
 def state_db(config: cfg.Config) -> Path:
     return Path(config.state.path) / "state.db"
+
+
+def open_store(config: cfg.Config) -> Store:
+    """The configured store: PostgreSQL when ``state.url`` is set, else SQLite under ``state.path``.
+
+    psycopg is imported only for a PostgreSQL URL, so the SQLite path starts as fast as before.
+    """
+    if config.state.url is not None:
+        from enricher.store.postgres import PostgresStore
+
+        return PostgresStore(postgres_conninfo(config.state))
+    from enricher.store.sqlite import SQLiteStore
+
+    return SQLiteStore(state_db(config))
+
+
+def postgres_conninfo(state: cfg.StateConfig) -> str:
+    """``state.url`` with ``state.password`` merged in (libpq's own merge: no encoding to get wrong)."""
+    from psycopg.conninfo import make_conninfo
+
+    assert state.url is not None
+    password = state.password.get_secret_value() if state.password else None
+    return make_conninfo(state.url.get_secret_value(), **({"password": password} if password else {}))
+
+
+def state_where(config: cfg.Config) -> str:
+    """Where the state lives, for messages (a URL without its credentials)."""
+    if config.state.url is not None:
+        from enricher.store.postgres import describe
+
+        return f"PostgreSQL {describe(config.state.url.get_secret_value())}"
+    return config.state.path

@@ -32,8 +32,8 @@ from enricher.errors import ConfigError, EnricherError, StoreError
 from enricher.health import HealthServer
 from enricher.metrics import Metrics
 from enricher.sinks.base import Sink
-from enricher.store import SQLiteStore, Store
-from enricher.wiring.build import SourceJob, Tenant, build_tenant, secrets_of, state_db
+from enricher.store import Store
+from enricher.wiring.build import SourceJob, Tenant, build_tenant, open_store, secrets_of, state_db
 from enricher.wiring.delivery import Deliverer, DeliveryReport
 from enricher.wiring.pipeline import CycleReport, Pipeline
 from enricher.wiring.signin_lookup import SigninLookups
@@ -71,7 +71,7 @@ class Service:
         self.metrics.set_kb_version(self.kb.version)
         self._requests_counted: dict[tuple[str, str], int] = {}
         self._requests_lock = threading.Lock()  # source jobs poll in parallel threads
-        self.store = store or SQLiteStore(state_db(config))
+        self.store = store or open_store(config)
         self.tenants = [build_tenant(t, self._sleep, stop=self.stop) for t in config.tenants]
         self.jobs: list[SourceJob] = [job for t in self.tenants for job in t.jobs]
         if sinks is None:

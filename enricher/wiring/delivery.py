@@ -116,7 +116,9 @@ class Deliverer:
                 continue
             if self.stop.wait(gate.reserve()) or gate.paused(self.clock()):
                 break  # stopping, or another sink of this destination was told to wait meanwhile
-            self.store.mark_sending(row.id, self.clock())
+            if not self.store.mark_sending(row.id, self.clock()):
+                blocked.add(row.notification.incident_id)  # another replica's attempt: leave it
+                continue
             try:
                 result = sink.send(row.notification)
             except Exception as exc:  # a sink bug must not stop delivery to the others

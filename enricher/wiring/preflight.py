@@ -20,7 +20,7 @@ from enricher.config_load import load_config
 from enricher.core.knowledge import load_knowledge
 from enricher.errors import ConfigError, KnowledgeError
 from enricher.sinks.registry import check_sinks
-from enricher.wiring.build import credential_spec, endpoints_of
+from enricher.wiring.build import credential_spec, endpoints_of, secrets_of
 
 
 def load_checked(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
@@ -34,11 +34,30 @@ def check_files(config: Config, config_dir: Path) -> None:
     for i, tenant in enumerate(config.tenants):
         check_tenant(tenant, f"tenants[{i}]")
     check_sinks(config, config_dir)
+    check_state(config)
     if config.knowledge_dir:
         try:
             load_knowledge([Path(config_dir, config.knowledge_dir)])
         except KnowledgeError as exc:
             raise ConfigError(f"knowledge_dir: {' '.join(str(exc).split())}") from exc
+
+
+def check_state(config: Config) -> None:
+    """A PostgreSQL URL parses as libpq parses it (options and all); connecting is left to ``run``."""
+    if config.state.url is None:
+        return
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    from enricher.wiring.build import postgres_conninfo
+
+    try:
+        conninfo_to_dict(postgres_conninfo(config.state))
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        for secret in secrets_of(config):  # libpq quotes the part it could not read
+            reason = reason.replace(secret, "***")
+        raise ConfigError(f"state.url: not a usable PostgreSQL URL: {reason}") from None
 
 
 def check_tenant(tenant: TenantConfig, where: str) -> None:

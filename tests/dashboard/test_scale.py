@@ -62,12 +62,16 @@ def build(store: Store) -> list[Incident]:
     return list(book.incidents.values())
 
 
-@pytest.fixture(scope="module", params=["memory", "sqlite"])
+@pytest.fixture(scope="module", params=["memory", "sqlite", "postgres"])
 def scale(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Served, list[Incident]]]:
     path: Path = tmp_path_factory.mktemp("scale") / "state.db"
     store: Store = MemoryStore() if request.param == "memory" else SQLiteStore(path)
+    if request.param == "postgres":
+        from enricher.store.postgres import PostgresStore
+
+        store = PostgresStore(request.getfixturevalue("pg_cluster").create("scale"))
     incidents = build(store)
     server = HealthServer("127.0.0.1:0", Metrics(), lambda: None, lambda: NOW, timedelta(minutes=10))
     register(server, store, lambda: NOW)
@@ -128,9 +132,15 @@ def test_everything_counts(scale: tuple[Served, list[Incident]]) -> None:
     assert status == 200 and b'<span class="count">1500</span>' in html
 
 
-def test_both_stores_list_alike(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_both_stores_list_alike(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     """The SQL order and rows are the Python ones (``list_key``, ``row_of``)."""
     memory, sqlite = MemoryStore(), SQLiteStore(tmp_path / "state.db")
+    if kind == "postgres":
+        from enricher.store.postgres import PostgresStore
+
+        sqlite.close()
+        sqlite = PostgresStore(request.getfixturevalue("postgres_url"))  # type: ignore[assignment]
     build(memory), build(sqlite)
     f = IncidentFilter(NOW - timedelta(hours=20), workspaces=("sales emea",))
     assert [i.id for i in memory.list_incidents(f, limit=400)] == [
