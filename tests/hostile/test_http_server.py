@@ -16,6 +16,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -96,7 +97,10 @@ class TestBurst:
                 tasks = [probe() for _ in range(1000)]
                 return await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 120)
 
-            statuses = asyncio.run(burst())
+            # a thread of its own: the dashboard's session-wide Playwright keeps an event loop
+            # running in the main thread of the test process, where asyncio.run() refuses to start
+            with ThreadPoolExecutor(1) as own:
+                statuses = own.submit(asyncio.run, burst()).result()
         finally:
             running.stop()
         assert statuses == [200] * 1000
