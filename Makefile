@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench bench-ingest bench-detect bench-enrich bench-poll bench-deliver bench-incidents bench-grouping bench-killloop container-smoke browser promtool alertmanager postgres clean
+.PHONY: demo test lint types unit bench bench-ingest bench-detect bench-enrich bench-enrich-memory bench-poll bench-deliver bench-incidents bench-grouping bench-killloop container-smoke browser promtool alertmanager postgres clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -84,6 +84,10 @@ bench-detect: $(STAMP)
 # enrich --jsonl through the CLI (1 and 2 workers, start-up included) against the plain path and a naive baseline
 bench-enrich: $(STAMP)
 	$(BIN)/python bench/enrich.py
+
+# peak memory of enrich on 10 MB / 50 MB and hostile input (about 20 s); not part of `bench`
+bench-enrich-memory: $(STAMP)
+	$(BIN)/python bench/enrich_memory.py
 
 bench-poll: $(STAMP)
 	$(BIN)/python bench/poll.py

@@ -23,7 +23,9 @@ MSAL = (
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str, stdin: str | None = None) -> tuple[int, str]:
     if stdin is not None:
-        sys.stdin = io.StringIO(stdin)
+        sys.stdin = io.TextIOWrapper(
+            io.BytesIO(stdin.encode()), encoding="utf-8"
+        )  # with a .buffer, as a real one
     try:
         code = main(list(args))
     finally:

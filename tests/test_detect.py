@@ -293,6 +293,29 @@ class TestSurvivesMangling:
             text = f"AADSTS53003: blocked.\nCorrelation ID: 3f2a9c41-0d8e-4a57-b1c6-2e9d7f1a{brk}6b33\nTimestamp: x"
             assert detect(text).findings[0].correlation_id == "3f2a9c41-0d8e-4a57-b1c6-2e9d7f1a6b33", brk
 
+    def test_characters_whose_lower_case_is_longer_keep_the_spans(self) -> None:
+        """A capital dotted I (two characters in lower case) before a code: the span still points at it."""
+        text = "İstanbul " * 3 + "AADSTS50126: Invalid username or password"
+        f = detect(text).findings[0]
+        assert f.code == "50126" and text[f.span[0] : f.span[1]].startswith("AADSTS50126")
+
+    def test_the_list_of_longer_lower_cases_is_complete(self) -> None:
+        """detect keeps these as they are; a Python whose Unicode tables add one must add it there."""
+        from enricher.core import detect as module
+
+        longer = {chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF and len(chr(c).lower()) != 1}
+        assert longer == set(module.LONGER_LOWER)
+
+    def test_non_ascii_megabytes_lowered_in_pieces(self) -> None:
+        """Over a piece's length of non-ASCII text, codes and spans are found as in one piece."""
+        text = (
+            "Fehler é Σ İ " * 100_000
+        ) + "AADSTS70011: scope. Trace ID: 0f1e2d3c-4b5a-4697-8877-665544332211"
+        assert len(text) > 1 << 20
+        f = detect(text).findings[0]
+        assert f.code == "70011" and text[f.span[0] : f.span[1]].startswith("AADSTS70011")
+        assert f.trace_id == "0f1e2d3c-4b5a-4697-8877-665544332211"
+
     def test_ten_megabytes(self) -> None:
         """A 10 MB log with codes at both ends is scanned completely (its speed is in bench/detect.py)."""
         filler = "INFO pipeline step ok 12345 error code none\n" * 240_000

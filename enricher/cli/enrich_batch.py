@@ -19,6 +19,7 @@ import multiprocessing
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from enricher.cli.enrich_input import LineError, encode, parse
 from enricher.core.detect import detect
 from enricher.core.enrich import entry_for
 from enricher.core.kb_schema import CONTEXTS, Entry
@@ -47,14 +48,12 @@ class Batch:
         for number, line in enumerate(lines, first):
             if not line.strip():
                 continue
-            yield _ENCODE(self.line(number, line))
+            yield encode(line, self.line(number, line), number, _ENCODE)
 
     def line(self, number: int, line: str) -> dict[str, Any]:
         try:
-            item = json.loads(line)
-            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-                raise ValueError("each line must be a JSON object with a string 'text'")
-        except ValueError as exc:
+            item = parse(line)
+        except LineError as exc:
             return {"line": number, "error": str(exc)}
         context, warnings = item.get("context"), []
         if context is not None and context not in CONTEXTS:

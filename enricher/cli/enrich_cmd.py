@@ -6,20 +6,22 @@ Output contract (``--json`` and each ``--jsonl`` line), relied on by other tools
 (codes guessed from message phrases: code and phrase; never mixed into ``codes``), ``findings``
 (per code: how it was found, span, excerpt and IDs) and, for the primary code, ``advice``.
 ``warnings`` lists what was ignored (a ``context`` we do not know: the line is still enriched). A
-malformed ``--jsonl`` line yields ``{"line": N, "error": "..."}`` and processing goes on.
+malformed ``--jsonl`` line (not JSON, not UTF-8, nested too deeply, ``NaN``) yields
+``{"line": N, "error": "..."}`` and processing goes on (``enrich_input`` says how each is caught).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+import io
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from enricher.cli import common
 from enricher.cli.enrich_batch import write_lines
+from enricher.cli.enrich_input import LineError, open_lines, parse
 from enricher.core.detect import detect
 from enricher.core.enrich import detection_values, entry_for
 from enricher.core.kb_schema import CONTEXTS
@@ -36,7 +38,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=(
             "Reads an error message (a refresh serviceExceptionJson, a pipeline or activity message, an MSAL "
             "exception, a token-endpoint response...) and prints every AADSTS code in it with its meaning and "
-            "fix. Exit code 0 when a code was found, 1 when none was (with --jsonl: 0 unless input fails)."
+            "fix. Exit code 0 when a code was found, 1 when none was. With --jsonl: 0 when the input was read "
+            "to the end (a bad line gets an error object), 2 when FILE cannot be opened, 1 when reading fails."
         ),
     )
     p.add_argument("text", nargs="?", help="the message; '-' or omitted reads standard input")
@@ -66,11 +69,9 @@ def _workers(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     kb = common.knowledge(args)
     if args.jsonl:
-        handle = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8", errors="replace")  # noqa: SIM115
-        with handle:
-            write_lines(handle, kb, sys.stdout, args.workers)
-        return 0
-    text = sys.stdin.read() if args.text in (None, "-") else args.text
+        return _batch(args.jsonl, kb, args.workers)
+    # from stdin any bytes: what is not UTF-8 becomes U+FFFD, whatever the locale
+    text = str(sys.stdin.buffer.read(), "utf-8", errors="replace") if args.text in (None, "-") else args.text
     detection = detect(text, kb.signatures)
     if args.json:
         common.print_json(result_json(detection, kb, args.context))
@@ -79,16 +80,34 @@ def run(args: argparse.Namespace) -> int:
     return 0 if detection else 1
 
 
+def _batch(name: str, kb: KnowledgeBase, workers: int) -> int:
+    """``--jsonl``: UTF-8 JSON lines out whatever the locale; a file we cannot read is one line."""
+    try:
+        handle = open_lines(name)
+    except OSError as exc:
+        print(f"aadsts-enricher: enrich --jsonl {name}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    if isinstance(sys.stdout, io.TextIOWrapper):  # JSON is UTF-8, also under LC_ALL=C or Latin-1
+        sys.stdout.reconfigure(encoding="utf-8")
+    try:
+        with handle:
+            write_lines(handle, kb, sys.stdout, workers)
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        print(f"aadsts-enricher: enrich --jsonl {name}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def process_lines(lines: Iterable[str], kb: KnowledgeBase) -> Iterator[dict[str, Any]]:
     """The plain path, one dict per line (``enrich_batch`` writes the same bytes, faster)."""
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
-            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-                raise ValueError("each line must be a JSON object with a string 'text'")
-        except ValueError as exc:
+            item = parse(line)
+        except LineError as exc:
             yield {"line": number, "error": str(exc)}
             continue
         context, warnings = item.get("context"), []
