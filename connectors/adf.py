@@ -5,6 +5,12 @@ configured) once per discovery interval, or taken from the config as is. Queryin
 RBAC actions ``Microsoft.DataFactory/factories/querypipelineruns/action`` and
 ``.../pipelineruns/queryactivityruns/action``: the built-in Reader role does not grant them, so a
 403 ``AuthorizationFailed`` on a factory is reported with that hint.
+
+``service_principals`` lists the factories' linked services (the Reader role is enough) and
+returns those that sign in as a service principal (``typeProperties.servicePrincipalId``, with
+``tenant``), so the credential expiry watch can look after apps before their first failure. A
+value that is an expression or a Key Vault reference instead of a literal id is skipped: there is
+no app id to read.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from connectors.timefmt import iso
 API = "adf"
 VERSION = "2018-06-01"
 _RG = re.compile(r"/resourcegroups/([^/]+)/", re.IGNORECASE)
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,16 @@ class FactoryRef:
     subscription_id: str
     resource_group: str
     name: str
+
+
+@dataclass(frozen=True)
+class LinkedPrincipal:
+    """A linked service that signs in as an app: the app's client id, where it lives and who uses it."""
+
+    client_id: str
+    tenant: str
+    factory: FactoryRef
+    linked_service: str
 
 
 @dataclass(frozen=True)
@@ -120,11 +137,31 @@ class ADFConnector:
                         found.append(FactoryRef(sub, rg.group(1), name))
         return found
 
-    def _target(self, f: FactoryRef) -> Target:
-        base = (
+    def service_principals(self) -> list[LinkedPrincipal]:
+        """Every linked service of the factories that names a service principal (ConnectorError
+        when a factory cannot be listed)."""
+        found = []
+        for f in self._factories():
+            url = self._base(f) + "/linkedservices"
+            for page in self.http.follow(API, url, self.scope, {"api-version": VERSION}, "nextLink"):
+                for raw in as_dict(page).get("value") or []:
+                    props = as_dict(as_dict(as_dict(raw).get("properties")).get("typeProperties"))
+                    client_id, tenant = props.get("servicePrincipalId"), props.get("tenant")
+                    if isinstance(client_id, str) and _GUID.match(client_id):
+                        tenant_text = tenant if isinstance(tenant, str) else ""
+                        found.append(
+                            LinkedPrincipal(client_id.lower(), tenant_text, f, str(as_dict(raw).get("name")))
+                        )
+        return found
+
+    def _base(self, f: FactoryRef) -> str:
+        return (
             f"{self.root}/subscriptions/{seg(f.subscription_id)}/resourceGroups/{seg(f.resource_group)}"
             f"/providers/Microsoft.DataFactory/factories/{seg(f.name)}"
         )
+
+    def _target(self, f: FactoryRef) -> Target:
+        base = self._base(f)
 
         def activity_url(run: Mapping[str, Any]) -> str:
             return f"{base}/pipelineruns/{seg(run.get('runId'))}/queryActivityruns?api-version={VERSION}"

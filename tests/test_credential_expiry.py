@@ -36,6 +36,7 @@ from tests.fakes import MemorySink
 
 NOW = datetime(2025, 4, 2, 6, 0, tzinfo=UTC)
 NOTEBOOK_APP = "8e3f5a7c-9b1d-4e2f-a6c8-4d0b2f6e8a17"
+READER_APP = "0c9e5f7a-3b1d-4a6c-8e2f-5d7b9a1c3e40"  # used only by an ADF linked service
 
 
 @dataclass(frozen=True)
@@ -200,10 +201,12 @@ def test_missing_permission_is_its_own_error() -> None:
 # -- the daemon cycle --------------------------------------------------------------------------------
 
 
-def service(sim: Simulator, tmp_path: Path, tenant: int = 0) -> tuple[Service, MemorySink]:
+def service(
+    sim: Simulator, tmp_path: Path, tenant: int = 0, windows: list[int] | None = None
+) -> tuple[Service, MemorySink]:
     raw = demo_config_data(sim, tmp_path)
     t = raw["tenants"][0]
-    t["credential_expiry"] = {"interval": "0s"}
+    t["credential_expiry"] = {"interval": "0s", **({"windows": windows} if windows else {})}
     if tenant:
         spec_t = sim.scenario.tenants[tenant]
         app0 = next(a for a in spec_t.apps if a.admin_api)
@@ -264,6 +267,23 @@ class TestDaemon:
             assert "features-notebook" not in expiring_panel(svc)  # rotated: off the panel
         finally:
             svc.close()
+
+    def test_an_app_behind_a_linked_service_is_watched_before_it_fails(
+        self, sim: Simulator, tmp_path: Path
+    ) -> None:
+        """reporting-reader never failed; ADF's ls_sql_finance signs in as it (servicePrincipalId),
+        so its secret (180 days left) is read and warned about in a 365-day window, naming the
+        linked service as what depends on it."""
+        svc, sink = service(sim, tmp_path, windows=[365, 30])
+        try:
+            svc.cycle(wait=False)
+        finally:
+            svc.close()
+        [warning] = [n for n in expiry(sink.sent) if n.app_id == READER_APP]
+        assert warning.app_name == "reporting-reader" and warning.days_left == 180
+        assert [(i.item_name, i.item_type, i.container_name) for i in warning.items] == [
+            ("ls_sql_finance", "LinkedService", "adf-sales-prod")
+        ]
 
     def test_missing_permission_is_said_once(
         self, sim: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture

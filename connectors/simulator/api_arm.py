@@ -64,6 +64,7 @@ class ArmApi:
             self.query_activity_runs,
         )
         router.add("GET", ROOT + FACTORY + "/pipelineruns/{runId}", "arm", self.pipeline_run)
+        router.add("GET", ROOT + FACTORY + "/linkedservices", "arm", self.linked_services)
 
     # -- helpers ----------------------------------------------------------------------------
     def _headers(self, request: Request) -> dict[str, str]:
@@ -177,11 +178,38 @@ class ArmApi:
             return denied
         return self.runs.activities(request, _container(factory), self._headers(request))
 
+    def linked_services(self, request: Request) -> Response:
+        factory = self._factory(request)
+        if isinstance(factory, Response):
+            return factory
+        return self._list(request, [_linked_service(factory, n) for n in factory.linked_services])
+
     def pipeline_run(self, request: Request) -> Response:
         factory = self._factory(request)
         if isinstance(factory, Response):
             return factory
         return self.runs.get(request, _container(factory), self._headers(request))
+
+
+def _linked_service(f: Factory, name: str) -> dict[str, object]:
+    """A LinkedServiceResource: a service principal one names its app and tenant, its key masked."""
+    principal = dict(f.service_principals).get(name)
+    props: dict[str, object] = (
+        {
+            "servicePrincipalId": principal,
+            "tenant": f.tenant_id,
+            "servicePrincipalKey": {"type": "SecureString", "value": "**********"},
+        }
+        if principal
+        else {"connectionString": f"Integrated Security=False;Data Source={name}.example;"}
+    )
+    return {
+        "id": f"{f.arm_id}/linkedservices/{name}",
+        "name": name,
+        "type": "Microsoft.DataFactory/factories/linkedservices",
+        "etag": stable_uuid("etag", f.arm_id, name),
+        "properties": {"type": "AzureSqlDatabase", "typeProperties": props},
+    }
 
 
 def _container(factory: Factory) -> str:

@@ -285,7 +285,16 @@ class _Builder:
                     pipelines = tuple(self.pipeline(p, container, "adf") for p in f.pipelines)
                     readers = frozenset(r.lower() for r in f.readers)
                     factories.append(
-                        Factory(f.name, sub_id, group.name, f.location, readers, pipelines, spec.id)
+                        Factory(
+                            f.name,
+                            sub_id,
+                            group.name,
+                            f.location,
+                            readers,
+                            pipelines,
+                            spec.id,
+                            tuple((k, v.lower()) for k, v in f.service_principals.items()),
+                        )
                     )
             tenant.subscriptions.append(Subscription(sub_id, s.name, tuple(factories)))
         if spec.generate is not None:

@@ -181,6 +181,14 @@ class Factory:
     readers: frozenset[str]
     pipelines: tuple[Pipeline, ...]
     tenant_id: str
+    #: (linked service name, client id) of linked services that sign in as a service principal
+    service_principals: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def linked_services(self) -> list[str]:
+        """Every linked service the pipelines use or the scenario names, sorted."""
+        used = {a.linked_service for p in self.pipelines for a in p.activities if a.linked_service}
+        return sorted(used | {name for name, _ in self.service_principals})
 
     @property
     def arm_id(self) -> str:

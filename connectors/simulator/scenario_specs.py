@@ -230,6 +230,8 @@ class FactorySpec(Strict):
     location: str = "West Europe"
     readers: list[str] = []  # client ids holding only the Reader role here
     pipelines: list[PipelineSpec] = []
+    #: linked service name -> the client id it signs in with (a service principal linked service)
+    service_principals: dict[str, str] = {}
 
 
 class ResourceGroupSpec(Strict):

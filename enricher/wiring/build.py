@@ -6,6 +6,7 @@ sink registry; nothing below this module reads the config object.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,8 +29,12 @@ from connectors.trust import verify_for
 from enricher import config as cfg
 from enricher.core.incidents import Policy
 from enricher.errors import ConfigError
+from enricher.notification import ItemRef
 from enricher.store.base import Store
 from enricher.wiring.expiry import CredentialWatch
+
+#: a tenant id as a GUID (a linked service may name its tenant by domain instead)
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -118,11 +123,43 @@ def build_tenant(
             tenant.credential.client_id,
             tuple(expiry.windows),
             expiry.interval,
+            principals=_linked_principals(tenant, [j.connector for j in jobs]),
         )
         if expiry.enabled
         else None
     )
     return Tenant(tenant, endpoints, http, jobs, watch)
+
+
+def _linked_principals(
+    tenant: cfg.TenantConfig, connectors: list[Connector]
+) -> Callable[[], list[tuple[str, ItemRef]]] | None:
+    """The apps the tenant's ADF linked services sign in as, each with its linked service as the
+    dependent item; a principal of another tenant (a GUID that is not ours) is not ours to read."""
+    factories = [c for c in connectors if isinstance(c, ADFConnector)]
+    if not factories:
+        return None
+    ours = tenant.tenant_id.lower()
+
+    def listed() -> list[tuple[str, ItemRef]]:
+        found = []
+        for connector in factories:
+            for p in connector.service_principals():
+                if p.tenant and _GUID.match(p.tenant) and p.tenant.lower() != ours:
+                    continue
+                f = p.factory
+                item = ItemRef(
+                    source="adf",
+                    container_name=f.name,
+                    item_name=p.linked_service,
+                    item_type="LinkedService",
+                    item_id=p.linked_service,
+                    container_id=f"{f.subscription_id}/{f.resource_group}/{f.name}".lower(),
+                )
+                found.append((p.client_id, item))
+        return found
+
+    return listed
 
 
 def _names(f: cfg.NameFilterConfig) -> NameFilter:

@@ -1,7 +1,9 @@
 """The credential expiry watch: ask Graph for end dates, run the forecast, queue what it says.
 
-Which apps: the daemon's own, and every client id a failure printed (kept per tenant with the items
-that failed under it, which are the items a rotation must update). State lives in the store's cursor
+Which apps: the daemon's own, every client id a failure printed (kept per tenant with the items
+that failed under it, which are the items a rotation must update), and the service principals the
+tenant's ADF linked services sign in as (``principals``, read at each check; the linked service is
+listed as an item that depends on the app, so an app is watched before its first failure). State lives in the store's cursor
 table under ``credentials:<tenant>`` (when Graph was last asked, what was said about each
 credential, whether the missing permission was reported) and ``clients:<tenant>`` (client id ->
 items), so a restart neither repeats warnings nor forgets dependents.
@@ -46,6 +48,8 @@ class CredentialWatch:
     #: client id (lower case) -> (its credentials or None, when Graph was asked): what a
     #: 7000222/700027/7000215 incident is told about the app, without a Graph call per failure
     known: dict[str, tuple[AppCredentials | None, datetime]] = field(default_factory=dict, compare=False)
+    #: (client id, the item signing in as it): the linked services' service principals
+    principals: Callable[[], Sequence[tuple[str, ItemRef]]] | None = field(default=None, compare=False)
 
 
 def remember_items(store: Store, tenant: str, seen: Iterable[tuple[str, ItemRef]], now: datetime) -> None:
@@ -90,6 +94,10 @@ def check(
     if checked and now - datetime.fromisoformat(checked) < watch.interval:
         return []
     items = items_by_client(store, watch.tenant)
+    for client_id, item in _principals(watch):
+        listed = items.setdefault(client_id.lower(), [])
+        if item not in listed:
+            listed.append(item)
     wanted = sorted({*items, *([watch.own_client_id.lower()] if watch.own_client_id else [])})
     apps, refused = _read(watch, wanted)
     if refused is not None:
@@ -115,6 +123,17 @@ def check(
             name, {"checked_at": now.isoformat(), "said": json.dumps(said), "permission": "ok"}, now
         )
     return notes
+
+
+def _principals(watch: CredentialWatch) -> Sequence[tuple[str, ItemRef]]:
+    """The linked services' apps; none this time when they cannot be listed (said in the log)."""
+    if watch.principals is None:
+        return []
+    try:
+        return watch.principals()
+    except ConnectorError as exc:
+        log.warning("listing linked services failed", extra={"tenant": watch.tenant, "problem": str(exc)})
+        return []
 
 
 def _keep_expiring(store: Store, tenant: str, found: Sequence[Expiring], now: datetime) -> None:
