@@ -24,6 +24,7 @@ TOOLS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^az login\b"), CLI + "reference-index#az-login"),
     (re.compile(r"^az version\b"), CLI + "reference-index#az-version"),
     (re.compile(r"^az account\b"), CLI + "account"),
+    (re.compile(r"^az aks show\b"), CLI + "aks#az-aks-show"),
     (re.compile(r"^az cloud\b"), CLI + "cloud"),
     (re.compile(r"^az ad app credential\b"), CLI + "ad/app/credential"),
     (re.compile(r"^az ad app federated-credential\b"), CLI + "ad/app/federated-credential"),
@@ -77,6 +78,10 @@ GRAPH_APIS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"post directory/deletedItems/[^/]+/restore"), GRAPH + "directory-deleteditems-restore"),
     (re.compile(r"get identity/conditionalAccess/policies\b"), GRAPH + "conditionalaccessroot-list-policies"),
     (re.compile(r"get identity/identityProviders\b"), GRAPH + "identitycontainer-list-identityproviders"),
+    (
+        re.compile(r"get identityGovernance/appConsent/appConsentRequests\b"),
+        GRAPH + "appconsentapprovalroute-list-appconsentrequests",
+    ),
     (re.compile(r"get identityProtection/riskyUsers/[^/?]+$"), GRAPH + "riskyuser-get"),
     (re.compile(r"get identityProtection/riskyUsers\?"), GRAPH + "riskyuser-list"),
     (re.compile(r"get identityProtection/riskDetections\?"), GRAPH + "riskdetection-list"),
