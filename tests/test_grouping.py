@@ -225,6 +225,90 @@ class TestRecovery:
         assert len(parent.item_keys) == 2 and parent.recovered == ()
 
 
+class TestRecurrence:
+    def test_a_cause_that_comes_back_after_its_parent_resolved_gets_a_new_parent(
+        self, kb: KnowledgeBase
+    ) -> None:
+        """The children of a resolved parent fail again: one new parent, not two lone alerts."""
+        book = Book()
+        first = poll(kb, book, [run_of(i, expired(APP_A)) for i in ("a", "b")], T0)[0]
+        sent(book, T0 + timedelta(minutes=1))
+        t1 = T0 + timedelta(minutes=10)
+        poll(kb, book, [run_of(i, "", at=t1, status=RunStatus.SUCCEEDED) for i in ("a", "b")], t1)
+        assert [n.kind for n in sent(book, t1 + timedelta(minutes=1))] == ["resolved"]
+        t2 = T0 + timedelta(hours=2)
+        (again,) = poll(kb, book, [run_of(i, expired(APP_A), at=t2) for i in ("a", "b")], t2)
+        assert again.id != first.id and again.state == "open" and again.children == 2
+        children = [i for i in book.incidents.values() if not i.children]
+        assert {c.parent for c in children} == {again.id}
+        (note,) = sent(book, t2 + timedelta(minutes=1))
+        assert note.kind == "firing" and note.incident_id == again.id and note.children == 2
+
+    def test_a_child_that_fails_again_is_not_counted_twice(self, kb: KnowledgeBase) -> None:
+        """A relapse puts the item back on the failing list; the parent still has three children."""
+        book = Book()
+        poll(kb, book, [run_of(i, expired(APP_A)) for i in ("a", "b", "c")], T0)
+        sent(book, T0 + timedelta(minutes=1))
+        t1 = T0 + timedelta(minutes=10)
+        poll(kb, book, [run_of("a", "", at=t1, status=RunStatus.SUCCEEDED)], t1)
+        t2 = T0 + timedelta(minutes=20)
+        poll(kb, book, [run_of("a", expired(APP_A), at=t2)], t2)
+        (parent,) = parents(book)
+        assert parent.children == 3 and len(parent.item_keys) == 3
+        assert sent(book, t2 + timedelta(minutes=10)) == []  # a relapse is no new child
+
+    def test_a_parent_counts_each_failure_once(self, kb: KnowledgeBase) -> None:
+        """Two items failing in three polls: six failures, however often the parent adopts them."""
+        book = Book()
+        for n in range(3):
+            at = T0 + timedelta(minutes=10 * n)
+            poll(kb, book, [run_of(i, expired(APP_A), at=at) for i in ("a", "b")], at)
+        (parent,) = parents(book)
+        assert parent.count == 6
+
+
+class TestTitles:
+    @pytest.mark.parametrize(
+        ("cause", "title"),
+        [
+            (RootCause("client_id", APP_A, "sales-etl"), f"AADSTS7000222 on app `sales-etl` (id {APP_A})"),
+            (RootCause("client_id", APP_A, APP_A), f"AADSTS7000222 on app `{APP_A}`"),
+            (RootCause("gateway", "gw-1", "gw-finance"), "AADSTS7000222 on gateway `gw-finance` (id gw-1)"),
+            (RootCause("datasource", "ds-1", "ds-1"), "AADSTS7000222 on data source `ds-1`"),
+            (RootCause("linked_service", "ls_sql", "ls_sql"), "AADSTS7000222 on linked service `ls_sql`"),
+            (RootCause("tenant", "t-1", "contoso"), "AADSTS7000222 on tenant `contoso` (id t-1)"),
+            (
+                RootCause("policy", "p-9", "Block legacy"),
+                "AADSTS7000222 on Conditional Access policy `Block legacy` (id p-9)",
+            ),
+        ],
+    )
+    def test_the_title_names_the_cause(self, kb: KnowledgeBase, cause: RootCause, title: str) -> None:
+        """Every key is named with its value (and its id when the name differs), never "the app"."""
+        assert f"AADSTS7000222 on {cause.describe()}" == title
+        assert "the app" not in title
+
+    def test_a_gateway_parent_is_titled_with_the_gateway(self, kb: KnowledgeBase) -> None:
+        """Power BI datasets behind one gateway: the message names the gateway, and says how many."""
+        book = Book()
+        runs = [
+            run_of(
+                i,
+                "AADSTS700082: The refresh token has expired due to inactivity.",
+                source=Source.POWERBI,
+                workspace="Finance",
+                gateway_id="gw-1",
+                gateway_name="gw-finance",
+            )
+            for i in ("a", "b", "c")
+        ]
+        poll(kb, book, runs, T0)
+        (note,) = sent(book, T0 + timedelta(minutes=1))
+        assert note.title == "AADSTS700082 on gateway `gw-finance` (id gw-1): 3 items"
+        assert note.root_cause == {"key": "gateway", "value": "gw-1", "label": "gw-finance"}
+        assert {c.parent for c in book.incidents.values() if not c.children} == {note.incident_id}
+
+
 class TestSeverity:
     @pytest.mark.parametrize(
         ("refresh_type", "schedule", "expected"),

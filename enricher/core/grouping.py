@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -80,22 +80,32 @@ def parent_fingerprint(tenant: str, code: str, cause: RootCause) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def group(book: Book, touched: Iterable[Incident], now: datetime) -> list[Incident]:
-    """Put the open incidents of one poll under their parents; returns the parents changed."""
+def group(
+    book: Book, touched: Iterable[Incident], now: datetime, failures: Mapping[str, int] | None = None
+) -> list[Incident]:
+    """Put the open incidents of one poll under their parents; returns the parents changed.
+
+    ``failures`` says how many failed runs each touched incident (by fingerprint) took in this poll
+    (one each when not given): a parent adds those, as its children's own counts are cumulative.
+    """
     families: dict[str, list[Incident]] = {}
     for inc in touched:
         if inc.state == "open" and inc.root_cause and not inc.children:
             cause = RootCause(**inc.root_cause)  # type: ignore[arg-type]
             families.setdefault(parent_fingerprint(inc.tenant, inc.code, cause), []).append(inc)
     parents = []
-    for pfp, members in families.items():
-        parent = book.incidents.get(pfp)
+    for pfp, family in families.items():
+        members, parent = family, book.incidents.get(pfp)
         if parent is None or parent.state != "open":
-            fresh = [m for m in members if m.parent is None]
+            # children of a resolved parent are free again: the cause came back, a new parent speaks
+            gone = parent.id if parent is not None else None
+            fresh = [m for m in family if m.parent is None or m.parent == gone]
             if len(fresh) < 2:
                 continue  # one item stands alone
             parent = _new_parent(pfp, fresh[0], now)
-        parents.append(_adopt(book, parent, members, now))
+            members = fresh
+        new_failures = sum((failures or {}).get(m.fingerprint, 1) for m in members)
+        parents.append(_adopt(book, parent, members, new_failures, now))
     return parents
 
 
@@ -119,7 +129,9 @@ def _new_parent(pfp: str, first: Incident, now: datetime) -> Incident:
     )
 
 
-def _adopt(book: Book, parent: Incident, members: list[Incident], now: datetime) -> Incident:
+def _adopt(book: Book, parent: Incident, members: list[Incident], failures: int, now: datetime) -> Incident:
+    """Add ``members`` to the parent's failing list; only items it never had count as new children
+    (a child that recovered and fails again is a relapse: back on the list, not counted twice)."""
     items, keys = list(parent.items), list(parent.item_keys)
     new_children = 0
     for child in members:
@@ -127,7 +139,7 @@ def _adopt(book: Book, parent: Incident, members: list[Incident], now: datetime)
             if key not in keys and len(keys) < MAX_CHILDREN_KEPT:
                 items.append(item)
                 keys.append(key)
-                new_children += 1
+                new_children += child.parent != parent.id
         book.unqueue(child.fingerprint)  # inhibited: the parent speaks for it
         if child.parent != parent.id:
             book.put(dataclasses.replace(child, parent=parent.id))
@@ -140,7 +152,7 @@ def _adopt(book: Book, parent: Incident, members: list[Incident], now: datetime)
         items=tuple(items),
         item_keys=tuple(keys),
         children=parent.children + new_children,
-        count=parent.count + sum(m.count for m in members),
+        count=parent.count + failures,
         last_seen=max(parent.last_seen, *(m.last_seen for m in members)),
         last_failure_at=max(parent.last_failure_at, *(m.last_failure_at for m in members)),
         severity=worst,

@@ -204,7 +204,7 @@ class Pipeline:
         }
         items = {r.rec.item_key for r in runs if r.rec.status is RunStatus.SUCCEEDED}
         book = poll_book(self.store, fingerprints, items, now)
-        failed: dict[str, None] = {}
+        failed: dict[str, int] = {}  # fingerprint -> failed runs of this poll
         for run in runs:
             rec = run.rec
             if run.alert is not None:
@@ -218,7 +218,7 @@ class Pipeline:
                     schedule_enabled=run.schedule_on,
                     root_cause=cause.as_dict() if cause else None,
                 )
-                failed[inc.fingerprint] = None
+                failed[inc.fingerprint] = failed.get(inc.fingerprint, 0) + 1
                 inc = self._with_app_credentials(book, inc, run.alert, now)
                 if self.on_incident is not None:
                     self.on_incident(inc, run.alert, now)
@@ -230,7 +230,7 @@ class Pipeline:
                         "aadsts_enricher_incident_resolve_seconds",
                         ((inc.resolved_at or now) - inc.first_seen).total_seconds(),
                     )
-        for parent in group(book, [book.incidents[fp] for fp in failed], now):
+        for parent in group(book, [book.incidents[fp] for fp in failed], now, failed):
             self.store.add_event(parent.id, now, "children", counted(parent.children, "item"))
         opened = book.open_change()
         self.store.save_book(book, now)
