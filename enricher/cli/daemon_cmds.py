@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "once",
         help="one cycle: poll every source, notify, deliver, exit",
         description="Runs one full cycle and exits: 0 if every source was polled without "
-        "problems, 1 if a source failed (its problems are printed).",
+        "problems and every notification was delivered, 1 if a source failed (its problems are "
+        "printed) or notifications are left in the outbox (how many per sink is printed).",
     )
     once.add_argument("--config", required=True, metavar="FILE")
     once.set_defaults(func=cmd_once)
@@ -135,6 +136,7 @@ def cmd_once(args: argparse.Namespace) -> int:
     service = _service(args.config)
     try:
         report, delivery = service.cycle(wait=False)
+        left = {sink: b.depth for sink, b in service.store.backlog().items() if b.depth}
     finally:
         service.close()
     for poll in report.polls:
@@ -151,7 +153,10 @@ def cmd_once(args: argparse.Namespace) -> int:
         f"{counted(len(report.notifications), 'new notification')}; delivered {delivery.delivered}, "
         f"retrying {delivery.retried}, dead {delivery.dead}"
     )
-    return 0 if report.ok and not delivery.dead else 1
+    if left:  # a destination that failed or asked to wait: the next run or once sends these
+        per_sink = ", ".join(f"{sink} {n}" for sink, n in sorted(left.items()))
+        print(f"left in the outbox: {counted(sum(left.values()), 'notification')} ({per_sink})")
+    return 0 if report.ok and not delivery.dead and not left else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
