@@ -64,6 +64,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The entry point. A reader that stops early (``aadsts-enricher --version | head -1``) closes
+    the pipe: whatever was left to write is dropped and the command exits 0 without a traceback.
+    (SIGPIPE stays ignored, as Python sets it: its default action would also kill ``run`` on a
+    socket whose peer went away.)"""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # here a closed pipe is ours to catch, not the interpreter's at exit
+    except BrokenPipeError:
+        _drop_stdout()
+        return 0
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush has nowhere to fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (tests capture it)
+        pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -80,5 +105,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
