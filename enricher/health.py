@@ -1,7 +1,9 @@
 """The daemon's own HTTP endpoints: ``/healthz``, ``/readyz``, ``/metrics`` (and the dashboard).
 
 ``/healthz`` answers while the process serves requests; ``/readyz`` only while a poll succeeded
-within ``ready_after`` (a daemon whose credentials broke an hour ago is alive but not ready).
+within ``ready_after`` (a daemon whose credentials broke an hour ago is alive but not ready). On a
+shared store the last poll may be another replica's: a standby replica is ready too, and
+``/readyz`` lists the leases this one holds (none: a standby).
 Other modules add routes through ``routes``, per-path response headers through ``headers`` (the
 dashboard does both) and POST endpoints through ``actions`` (the daemon's ``/-/reload``). Binds to
 localhost by default; optional basic or bearer auth protects everything but ``/healthz``.
@@ -65,6 +67,8 @@ class HealthServer:
         self.last_success = last_success
         self.clock = clock
         self.ready_after = ready_after
+        #: more for ``/readyz`` to say (a replica on a shared store: the leases it holds)
+        self.ready_detail: Callable[[], dict[str, object]] | None = None
         self.routes: dict[str, Handler] = {
             "/healthz": lambda q: (200, "application/json", b'{"status": "ok"}'),
             "/readyz": self._ready,
@@ -109,10 +113,12 @@ class HealthServer:
     def _ready(self, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
         last = self.last_success()
         ready = last is not None and self.clock() - last <= self.ready_after
-        body = {
+        body: dict[str, object] = {
             "status": "ready" if ready else "not ready",
             "last_success": last.isoformat() if last else None,
         }
+        if self.ready_detail is not None:
+            body.update(self.ready_detail())
         return (200 if ready else 503), "application/json", json.dumps(body).encode()
 
     def _handler(self, limits: Limits) -> type[BaseHTTPRequestHandler]:

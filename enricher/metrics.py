@@ -92,6 +92,16 @@ SPEC: dict[str, tuple[_Kind, str, tuple[str, ...]]] = {
         ("tenant", "source"),
     ),
     "incident_resolve_seconds": (Histogram, "How long incidents stayed open.", ()),
+    "leases_held": (
+        Gauge,
+        "Leases this replica holds (a shared PostgreSQL store: poll:TENANT/SOURCE jobs and flush).",
+        (),
+    ),
+    "lease_takeovers_total": (
+        Counter,
+        "Leases this replica took from another whose lease had expired (it died or stalled).",
+        ("lease",),
+    ),
     "credential_expiry_timestamp_seconds": (
         Gauge,
         "When each client secret or certificate of a watched app expires (Unix time, from Graph).",

@@ -340,7 +340,7 @@ class TestPostgresOnly:
 
         with ThreadPoolExecutor(4) as pool:
             stores = list(pool.map(lambda _: PostgresStore(postgres_url), range(4)))
-        assert {s.schema_version for s in stores} == {1}
+        assert {s.schema_version for s in stores} == {2}
         stores[0].set_streak("x", 2)
         assert [s.get_streak("x") for s in stores] == [2, 2, 2, 2]
         for s in stores:
@@ -372,6 +372,31 @@ class TestPostgresOnly:
         assert b.mark_sending(again.id, T0 + timedelta(minutes=2))
         b.mark_delivered(again.id, T0 + timedelta(minutes=2))
         assert not a.mark_sending(row.id, T0 + timedelta(hours=1))  # done: nobody sends it again
+        a.close(), b.close()
+
+    def test_leases_one_holder_takeover_fence_and_release(self, postgres_url: str) -> None:
+        """One replica holds a lease until it lapses; the next takes it over and fences the first out."""
+        from enricher.store.postgres import PostgresStore
+        from enricher.store.postgres_leases import Held, LeaseLostError
+
+        a, b = PostgresStore(postgres_url), PostgresStore(postgres_url)
+        wanted = {"poll:contoso/adf": 600.0, "flush": 600.0}
+        assert a.acquire("A", wanted) == [Held("flush", None), Held("poll:contoso/adf", None)]
+        assert b.acquire("B", wanted) == []  # held and live: nothing for B
+        assert [h.name for h in a.acquire("A", wanted)] == ["flush", "poll:contoso/adf"]  # renewed
+        a.acquire("A", {"poll:contoso/adf": 0.0})  # renewed to lapse at once: A "died"
+        assert b.acquire("B", wanted) == [Held("poll:contoso/adf", "A")]
+        with pytest.raises(LeaseLostError), a.transaction():
+            a.set_cursor("contoso/adf", {"k": "late"}, T0)
+            a.fence("poll:contoso/adf", "A")  # A's late poll is rolled back
+        assert a.get_cursor("contoso/adf") == {}
+        with b.transaction():
+            b.fence("poll:contoso/adf", "B")
+        assert a.release("A") == 1 and [h.name for h in b.acquire("B", wanted)] == [
+            "flush",
+            "poll:contoso/adf",
+        ]
+        assert [(n, h) for n, h, live in b.leases() if live] == [("flush", "B"), ("poll:contoso/adf", "B")]
         a.close(), b.close()
 
 

@@ -8,12 +8,14 @@ SQLite store's (the same contract tests run on memory, SQLite and PostgreSQL). W
   single statements each borrow a connection and commit at once.
 - A connection is checked when it leaves the pool, so after a database restart or failover the
   next call reconnects; a call that fails meanwhile raises ``StoreError`` and its cycle is redone.
+- Every ``transaction()`` takes one advisory lock first, so cycles write one at a time across
+  all replicas (as SQLite's ``BEGIN IMMEDIATE`` does within one process).
 - psycopg's errors are translated here, at the seam, into ``StoreError`` with one line that
   names the server but never the URL's credentials.
 
 The schema and its migrations are in ``postgres_schema``; incidents and the dashboard's reads in
-``postgres_incidents``; the outbox, sign-in look-ups and the replicas' leases in
-``postgres_outbox``.
+``postgres_incidents``; the outbox and sign-in look-ups in ``postgres_outbox``; the replicas'
+leases in ``postgres_leases``.
 """
 
 from __future__ import annotations
@@ -36,8 +38,12 @@ from enricher.errors import StoreError
 from enricher.store.base import Event, run_key, worth_processing
 from enricher.store.codec import incident_from, silence_from, silence_json
 from enricher.store.postgres_incidents import PgIncidents
+from enricher.store.postgres_leases import PgLeases
 from enricher.store.postgres_outbox import PgOutbox
 from enricher.store.postgres_schema import migrate
+
+#: The key of the transaction-level advisory lock every ``transaction()`` takes.
+_WRITER_LOCK = 0x4141_4453_5457
 
 
 class Rows(list[tuple[Any, ...]]):
@@ -80,7 +86,7 @@ def _utc(conn: psycopg.Connection) -> None:
     conn.execute("SET TIME ZONE 'UTC'")
 
 
-class PostgresStore(PgIncidents, PgOutbox):
+class PostgresStore(PgIncidents, PgOutbox, PgLeases):
     def __init__(
         self,
         url: str,
@@ -122,6 +128,11 @@ class PostgresStore(PgIncidents, PgOutbox):
             return
         try:
             with self._pool.connection(timeout=self._timeout) as conn, conn.transaction():
+                # one writer at a time, as with SQLite's BEGIN IMMEDIATE: a poll and a flush both
+                # read incidents and write them back, and under READ COMMITTED two such cycles
+                # (threads of one replica, or two replicas) would overwrite each other's changes.
+                # The network part of a poll happens before its transaction, so this stays short.
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITER_LOCK,))
                 self._local.conn = conn
                 try:
                     yield

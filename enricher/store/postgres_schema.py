@@ -66,6 +66,13 @@ MIGRATIONS: tuple[str, ...] = (
         next_at TIMESTAMPTZ NOT NULL, body TEXT NOT NULL);
     CREATE INDEX signin_lookups_due ON signin_lookups (state, tenant, next_at);
     """,
+    # 2: the replicas' leases (enricher.store.postgres_leases)
+    """
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY, holder TEXT NOT NULL, ttl_seconds DOUBLE PRECISION NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL, acquired_at TIMESTAMPTZ NOT NULL);
+    CREATE INDEX leases_holder ON leases (holder);
+    """,
 )
 
 #: Any constant both replicas agree on: the key of the migration lock.

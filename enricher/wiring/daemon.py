@@ -33,9 +33,11 @@ from enricher.health import HealthServer
 from enricher.metrics import Metrics
 from enricher.sinks.base import Sink
 from enricher.store import Store
+from enricher.store.postgres_leases import LeaseLostError
 from enricher.wiring.build import SourceJob, Tenant, build_tenant, open_store, secrets_of, state_db
 from enricher.wiring.delivery import Deliverer, DeliveryReport
 from enricher.wiring.pipeline import CycleReport, Pipeline
+from enricher.wiring.replicas import FLUSH, LeaseStore, Replicas, poll_lease
 from enricher.wiring.signin_lookup import SigninLookups
 
 log = logging.getLogger("aadsts_enricher.daemon")
@@ -96,6 +98,9 @@ class Service:
         self.deliverer = Deliverer(
             self.store, self.sinks, config.delivery, metrics=self.metrics, clock=clock, stop=self.stop
         )
+        #: this replica's leases when ``run`` shares a PostgreSQL store with others (None: it does
+        #: everything itself, as with SQLite or in ``once``)
+        self.replicas: Replicas | None = None
         #: asks for a flush now; the daemon points it at its scheduler's flush job
         self.flush_soon: Callable[[], None] = lambda: None
         self.config_dir = config_dir
@@ -115,11 +120,19 @@ class Service:
         self._count_requests()
         return report, self.deliverer.deliver_due()
 
+    def _mine(self, lease: str) -> bool:
+        return self.replicas is None or self.replicas.holds(lease)
+
     def poll(self, job: SourceJob) -> None:
+        if not self._mine(poll_lease(job)):
+            return  # another replica polls this source
         try:
             report = self.pipeline.poll(job, self.clock())
         except Stopped:  # nothing of this poll was stored: the next start polls again
             log.info("poll cut short by stop", extra={"source": job.name})
+            return
+        except LeaseLostError as exc:  # another replica holds the job now and redoes the work
+            log.info("work rolled back", extra={"reason": str(exc)})
             return
         except (StoreError, sqlite3.DatabaseError) as exc:
             self._check_corrupt(exc)
@@ -137,14 +150,22 @@ class Service:
         )
 
     def watch_credentials(self) -> None:
+        if not self._mine(FLUSH):
+            return
         self.pipeline.watch_credentials(self.clock())
         self._count_requests()
         self.deliverer.wake()
 
     def flush(self) -> None:
         """Write due notifications to the outbox and tell the sink workers; delivery happens there."""
+        if not self._mine(FLUSH):
+            self.deliverer.wake()  # rows other replicas queued are delivered here too
+            return
         try:
             self.pipeline.flush(self.clock())
+        except LeaseLostError as exc:  # another replica holds the job now and redoes the work
+            log.info("work rolled back", extra={"reason": str(exc)})
+            return
         except (StoreError, sqlite3.DatabaseError) as exc:
             self._check_corrupt(exc)
             raise
@@ -162,6 +183,8 @@ class Service:
 
     def look_up_signins(self) -> None:
         """The scheduler's sign-in job: due look-ups through Graph; the flush job sends what they found."""
+        if not self._mine(FLUSH):
+            return
         found = self.signins.drain(self.clock())
         self._count_requests()
         if found:
@@ -362,11 +385,37 @@ class Daemon:
         # each tenant's own interval (default 6 h) decides whether Graph is asked this time
         scheduler.add_job(svc.watch_credentials, "interval", minutes=5, id="credentials", next_run_time=now)
         server = svc.health_server()
+        if isinstance(svc.store, LeaseStore):
+            self._share(svc, scheduler, server)
         server.actions["/-/reload"] = self._reload_requested_over_http
         server.start()
         svc.deliverer.start()
         scheduler.start()
         return Running(svc, scheduler, server)
+
+    @staticmethod
+    def _share(svc: Service, scheduler: BackgroundScheduler, server: HealthServer) -> None:
+        """A store shared with other replicas: jobs run here only under this replica's leases."""
+        replicas = Replicas(svc.store, svc.jobs, svc.metrics)  # type: ignore[arg-type]
+        by_lease = {poll_lease(job): job.name for job in svc.jobs} | {FLUSH: "flush"}
+
+        def run_now(lease: str) -> None:  # a lease just gained: its job runs now, not an interval later
+            try:
+                scheduler.modify_job(by_lease[lease], next_run_time=datetime.now(UTC))
+            except Exception:  # the scheduler is stopping
+                log.debug("job not moved", exc_info=True)
+
+        replicas.on_gained = run_now
+        svc.replicas = replicas
+        svc.pipeline.fence = replicas.fence
+        server.ready_detail = replicas.detail
+        scheduler.add_job(
+            replicas.keep,
+            "interval",
+            seconds=replicas.step,
+            id="leases",
+            next_run_time=datetime.now(UTC),
+        )
 
     # -- reload --------------------------------------------------------------------------------------
 
@@ -435,5 +484,7 @@ class Running:
         stopper = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True)
         stopper.start()
         stopper.join(timeout=8)  # running jobs see the stop event and finish their transaction
+        if self.service.replicas is not None:
+            self.service.replicas.release()  # the other replicas take over now, not at expiry
         self.server.stop()
         self.service.close()

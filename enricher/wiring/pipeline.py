@@ -106,6 +106,9 @@ class Pipeline:
         # the sign-in look-up (enricher.wiring.signin_lookup): queued in the poll's transaction, drained
         # before the flush so a cause found this cycle goes out with it
         self.on_incident = on_incident
+        #: Called inside each poll's and flush's transaction with the job's lease name; raises to
+        #: roll the work back when another replica took the lease meanwhile (``wiring.replicas``).
+        self.fence: Callable[[str], None] = lambda lease: None
         self.before_flush = before_flush
         self._open: dict[str, int] | None = None  # open incidents per severity, see _gauge_open
         # error-lookup links on the tenant's own cloud; portal hosts of sovereign clouds stay public for now
@@ -154,6 +157,7 @@ class Pipeline:
         report.auth_error = scrub(poll.auth_error.message, self._secrets) if poll.auth_error else None
         self._read_apps(poll.records, now)  # Graph, before the transaction
         with self.store.transaction():
+            self.fence(f"poll:{job.name}")
             new = self.store.take_unseen(poll.records, now)
             report.new = len(new)
             report.failures, opened = self._process(new, now, job.source)
@@ -367,6 +371,7 @@ class Pipeline:
     def flush(self, now: datetime, *, wait: bool = True) -> list[Notification]:
         """Reminders, batching, silences and routing: due notifications go into the outbox."""
         with self.store.transaction():
+            self.fence("flush")
             book = flush_book(self.store, now, self.policy)
             tick(book, now, self.policy)
             silences = [*self.config_silences, *self.store.silences(now)]

@@ -1,0 +1,102 @@
+"""This replica's share of the work when several share one PostgreSQL store.
+
+Every replica runs the full schedule; a job runs here only while this replica holds its lease
+(``enricher.store.postgres_leases``): ``poll:TENANT/SOURCE`` per source job and ``flush`` for
+the incident decisions (reminders, batching, routing into the outbox), the credential forecast
+and the sign-in look-ups. Delivery needs no lease: each outbox row is claimed on its own.
+
+``keep`` runs every ``step`` seconds (a quarter of the shortest poll interval, 1 to 30 s). It
+renews what this replica holds and takes what has expired, in one statement. A source's lease
+lives one poll interval, so when a replica dies its sources are taken within one interval plus
+one step, and the job runs at once on the new holder (``on_gained``): under the 2 x interval the
+issue sets, with the scheduler's jitter to spare. A clean stop releases every lease at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+from enricher.errors import StoreError
+from enricher.metrics import Metrics
+from enricher.store.postgres_leases import Held
+from enricher.wiring.build import SourceJob
+
+log = logging.getLogger("aadsts_enricher.replicas")
+
+#: Who this process is, in the leases table (stays the same across reloads of the config).
+HOLDER = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:6]}"
+FLUSH = "flush"
+
+
+@runtime_checkable
+class LeaseStore(Protocol):
+    """What a store shared by replicas offers (``PostgresStore``); SQLite has one daemon, no leases."""
+
+    def acquire(self, holder: str, wanted: dict[str, float]) -> list[Held]: ...
+    def release(self, holder: str) -> int: ...
+    def fence(self, name: str, holder: str) -> None: ...
+
+
+def poll_lease(job: SourceJob) -> str:
+    return f"poll:{job.name}"
+
+
+class Replicas:
+    def __init__(
+        self, store: LeaseStore, jobs: Sequence[SourceJob], metrics: Metrics, holder: str = HOLDER
+    ) -> None:
+        self.store = store
+        self.holder = holder
+        self.metrics = metrics
+        shortest = min((j.interval.total_seconds() for j in jobs), default=60.0)
+        self.wanted = {poll_lease(j): j.interval.total_seconds() for j in jobs} | {FLUSH: shortest}
+        self.step = min(30.0, max(1.0, shortest / 4))
+        self.held: frozenset[str] = frozenset()
+        #: called with each lease this replica just gained (the daemon runs that job at once)
+        self.on_gained: Callable[[str], None] = lambda name: None
+        metrics.set("aadsts_enricher_leases_held", None, 0.0)
+
+    def holds(self, name: str) -> bool:
+        return name in self.held
+
+    def fence(self, name: str) -> None:
+        self.store.fence(name, self.holder)
+
+    def keep(self) -> None:
+        """Renew and take leases; a database that cannot be reached means holding nothing."""
+        try:
+            got = self.store.acquire(self.holder, self.wanted)
+        except StoreError as exc:
+            if self.held:
+                log.warning("leases not renewed; pausing this replica's jobs", extra={"problem": str(exc)})
+            self._set(frozenset())
+            return
+        for h in got:
+            if h.taken_from is not None:
+                self.metrics.inc("aadsts_enricher_lease_takeovers_total", {"lease": h.name})
+                log.info("lease taken over", extra={"lease": h.name, "from": h.taken_from})
+        gained = self._set(frozenset(h.name for h in got))
+        for name in sorted(gained):
+            self.on_gained(name)
+
+    def release(self) -> None:
+        try:
+            self.store.release(self.holder)
+        except StoreError as exc:  # they expire on their own
+            log.warning("leases not released", extra={"problem": str(exc)})
+        self._set(frozenset())
+
+    def _set(self, held: frozenset[str]) -> frozenset[str]:
+        gained = held - self.held
+        self.held = held
+        self.metrics.set("aadsts_enricher_leases_held", None, float(len(held)))
+        return gained
+
+    def detail(self) -> dict[str, object]:
+        """What ``/readyz`` adds: this replica and the leases it holds."""
+        return {"replica": self.holder, "leases": sorted(self.held)}
