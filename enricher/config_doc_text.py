@@ -13,6 +13,8 @@ NOTES: dict[str, str] = {
     "Config.incidents": "How failures become incidents and how often they are repeated.",
     "Config.silences": "Mute matching notifications until a time (also: `aadsts-enricher silence add`).",
     "Config.maintenance": "Recurring windows: matching notifications are held, then sent if still true.",
+    "Config.inhibit_rules": "While an incident matching a rule's source is open, notifications matching "
+    "its target are held, then sent if still true (Alertmanager's `inhibit_rules`).",
     "Config.delivery": "Retries and dead-lettering of notifications.",
     "Config.health": "The HTTP endpoints `/healthz`, `/readyz`, `/metrics` and the dashboard.",
     "Config.state": "Where the SQLite state (`state.db`) lives.",
@@ -166,6 +168,13 @@ NOTES: dict[str, str] = {
     "MaintenanceWindow.start": "Start time, `HH:MM`.",
     "MaintenanceWindow.end": "End time, `HH:MM` (`24:00` allowed).",
     "MaintenanceWindow.match": "Which notifications it holds; empty: all.",
+    "InhibitRule.source_matchers": "Matchers an open incident must all meet to hold others back, "
+    'written as Alertmanager does: `label="value"`, `label!="value"`, `label=~"regex"`, '
+    '`label!~"regex"` (a regex matches the whole value). Labels: severity, category, code, '
+    "source, tenant, workspace, item.",
+    "InhibitRule.target_matchers": "Matchers a notification must all meet to be held.",
+    "InhibitRule.equal": "Labels whose values the source incident and the notification must share "
+    "(`tenant`: one tenant's outage holds only that tenant's alerts).",
     "DeliveryConfig.max_age": "Give up (dead letter) on a notification this old.",
     "DeliveryConfig.base_delay": "Retry backoff: base * 2^attempts, with jitter ...",
     "DeliveryConfig.max_delay": "... capped here, never sooner than the destination's Retry-After.",

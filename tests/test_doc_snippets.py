@@ -67,6 +67,7 @@ def as_config(data: Any) -> dict[str, Any]:
         "default_sinks",
         "silences",
         "maintenance",
+        "inhibit_rules",
         "incidents",
         "ingest",
         "health",

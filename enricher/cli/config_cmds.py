@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "check-config",
         help="validate a config file and print what would run",
         description="Validates the config (exit 2 with a one-line error naming the bad setting) "
-        "and prints the tenants, sources, sinks, routes, silences and windows.",
+        "and prints the tenants, sources, sinks, routes, silences, windows and inhibition rules.",
     )
     p.add_argument("--config", required=True, metavar="FILE")
     p.set_defaults(func=run)
@@ -64,6 +64,11 @@ def summary(config: cfg.Config) -> list[str]:
     lines += [
         f"maintenance {w.name}: {','.join(w.weekdays)} {w.start}-{w.end} {w.timezone}"
         for w in config.maintenance
+    ]
+    lines += [
+        f"inhibit {i}: {', '.join(r.target_matchers)} held while open {', '.join(r.source_matchers)}"
+        + (f" (equal {', '.join(r.equal)})" if r.equal else "")
+        for i, r in enumerate(config.inhibit_rules)
     ]
     from enricher.wiring.build import state_where
 

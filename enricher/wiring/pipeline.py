@@ -26,6 +26,7 @@ from enricher.core.detect import detect
 from enricher.core.enrich import PUBLIC_PORTALS, Portals, enrich
 from enricher.core.grouping import RootCause, group, parent_fingerprint, root_cause_of
 from enricher.core.incidents import Book, Incident, fingerprint_of, flush, on_failure, on_success, tick
+from enricher.core.inhibition import inhibiting, is_source
 from enricher.core.kb_schema import SEVERITIES
 from enricher.core.knowledge import KnowledgeBase
 from enricher.core.redact import scrub, scrub_record, secret_list
@@ -41,6 +42,8 @@ from enricher.wiring.build import SourceJob, policy_of, secrets_of
 from enricher.wiring.expiry import CredentialWatch, check, remember_items
 
 log = logging.getLogger("aadsts_enricher.pipeline")
+#: Open incidents read per flush to find inhibition sources (the newest first, when there are more).
+MAX_INHIBITORS_READ = 100_000
 _RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
 
 
@@ -375,9 +378,18 @@ class Pipeline:
             book = flush_book(self.store, now, self.policy)
             tick(book, now, self.policy)
             silences = [*self.config_silences, *self.store.silences(now)]
+            rules = self.config.inhibit_rules
+            sources: list[Mapping[str, str]] | None = None
 
             def is_muted(labels: Mapping[str, str], at: datetime) -> bool:
-                return muted(labels, at, silences, self.config.maintenance)
+                nonlocal sources
+                if muted(labels, at, silences, self.config.maintenance):
+                    return True
+                if not rules:
+                    return False
+                if sources is None:  # read once per flush, and only when something is due
+                    sources = self._inhibitors()
+                return inhibiting(labels, sources, rules) is not None
 
             # a one-off cycle (``once``) cannot come back later to send what waits for its group
             policy = (
@@ -396,6 +408,12 @@ class Pipeline:
                 self.store.add_event(n.incident_id, now, f"notify:{n.kind}", ", ".join(sinks))
             self.store.save_book(book, now)
         return notifications
+
+    def _inhibitors(self) -> list[Mapping[str, str]]:
+        """The labels of the open incidents that match the source side of an inhibition rule."""
+        rules = self.config.inhibit_rules
+        found = self.store.incidents(state="open", limit=MAX_INHIBITORS_READ)
+        return [i.labels for i in found if is_source(i.labels, rules)]
 
     def _gauge_open(self, change: Mapping[str, int]) -> None:
         """Open incidents per severity: counted by the store once, then kept up to date from what
