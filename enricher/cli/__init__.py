@@ -20,13 +20,14 @@ from enricher.cli import (
     examples,
     explain,
     kb,
+    routes,
     silence,
     simulate,
     test_sink,
 )
 from enricher.errors import ConfigError, EnricherError, KnowledgeError
 
-COMMANDS = (explain, enrich_cmd, kb, daemon_cmds, config_cmds, silence, simulate, test_sink)
+COMMANDS = (explain, enrich_cmd, kb, daemon_cmds, config_cmds, routes, silence, simulate, test_sink)
 
 
 class _VersionAction(argparse.Action):

@@ -30,6 +30,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "demo": ("aadsts-enricher demo --cycles 3", "aadsts-enricher demo --listen 127.0.0.1:9464"),
     "health": ("aadsts-enricher health --url http://127.0.0.1:9464 --ready",),
     "check-config": ("aadsts-enricher check-config --config config/example.yaml",),
+    "routes": ("aadsts-enricher routes test --config config/example.yaml severity=critical code=53003",),
+    "routes test": (
+        "aadsts-enricher routes test --config config/example.yaml severity=critical code=53003 workspace=Finance",
+        "aadsts-enricher routes test --config config/example.yaml --json --expect console,file severity=critical",
+        "aadsts-enricher routes test --config config/example.yaml --with-state code=53003 tenant=contoso",
+    ),
     "silence": ("aadsts-enricher silence list --config config/example.yaml",),
     "silence add": (
         "aadsts-enricher silence add --config config/example.yaml --match code=53003 --duration 2h "

@@ -30,7 +30,8 @@ from enricher.core.inhibition import inhibiting, is_source
 from enricher.core.kb_schema import SEVERITIES
 from enricher.core.knowledge import KnowledgeBase
 from enricher.core.redact import scrub, scrub_record, secret_list
-from enricher.core.routing import Silence, muted, route
+from enricher.core.routing import muted, route
+from enricher.core.routing_trace import config_silences
 from enricher.core.wording import counted
 from enricher.metrics import Metrics
 from enricher.models import Alert
@@ -119,16 +120,7 @@ class Pipeline:
             t.name: portals or replace(PUBLIC_PORTALS, login=CLOUDS[t.cloud].authority)
             for t in config.tenants
         }
-        self.config_silences = [
-            Silence(
-                f"config-{i}",
-                s.match,
-                s.ends_at,
-                s.comment,
-                "config",
-            )
-            for i, s in enumerate(config.silences)
-        ]
+        self.config_silences = config_silences(config)
 
     def run_once(self, now: datetime, *, wait: bool = True) -> CycleReport:
         """Poll every source once and flush: what ``once`` and the tests do."""
