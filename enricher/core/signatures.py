@@ -4,7 +4,9 @@ A phrase is lowercase words; ``*`` stands for a short gap (an app id, a tenant n
 separators match any whitespace, escaped line breaks or ``&nbsp;``. Each phrase has an anchor, its
 longest uncommon word. A cheap test finds which anchors occur at all (the set of the text's words
 for short texts; one pass of a trie-shaped regex of all anchors for long ones, which is five times
-faster than a plain alternation), and only those phrases' patterns run.
+faster than a plain alternation), and only those phrases' patterns run. For ASCII text the words
+are split as bytes (``bytes.translate`` is a table lookup; ``str.translate`` with a dict calls back
+per character, half the cost of a short message's detection).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ _COMMON = frozenset(
 )
 _SEP = r"(?:\s|\\+[rnt]|&nbsp;|&#160;)+"
 _LETTERS_ONLY = {c: " " for c in range(128) if not chr(c).isalpha()}
+_LETTERS_ONLY_BYTES = bytes(c if chr(c).isalpha() and c < 128 else 32 for c in range(256))
 _SPLIT_LIMIT = 64 * 1024
 
 
@@ -71,6 +74,8 @@ class _Phrase:
 class Signatures:
     anchors: re.Pattern[str] | None
     by_anchor: dict[str, tuple[_Phrase, ...]]
+    #: the anchors as bytes, for the ASCII fast path
+    anchor_bytes: frozenset[bytes] = frozenset()
 
     @classmethod
     def build(cls, pairs: Iterable[tuple[str, str]]) -> Signatures:
@@ -83,13 +88,23 @@ class Signatures:
             by_anchor.setdefault(anchor, []).append(_Phrase(code, phrase.lower(), anchor, rx))
         if not by_anchor:
             return cls(None, {})
-        return cls(re.compile(_trie(by_anchor)), {a: tuple(p) for a, p in by_anchor.items()})
+        return cls(
+            re.compile(_trie(by_anchor)),
+            {a: tuple(p) for a, p in by_anchor.items()},
+            frozenset(a.encode("ascii") for a in by_anchor),
+        )
 
     def scan(self, lowered: str) -> list[Inferred]:
         """Inferred codes in order of position. ``lowered`` is the text in lower case."""
         if self.anchors is None:
             return []
-        if len(lowered) <= _SPLIT_LIMIT:  # a set of the text's words: the fastest test for short texts
+        if len(lowered) <= _SPLIT_LIMIT and lowered.isascii():  # the same test on bytes: faster still
+            raw = lowered.encode("ascii")
+            if b"\\" in raw:
+                raw = raw.replace(b"\\n", b"  ").replace(b"\\r", b"  ").replace(b"\\t", b"  ")
+            found_bytes = self.anchor_bytes.intersection(raw.translate(_LETTERS_ONLY_BYTES).split())
+            present = {b.decode("ascii") for b in found_bytes}
+        elif len(lowered) <= _SPLIT_LIMIT:  # a set of the text's words: the fastest test for short texts
             words = lowered
             if "\\" in words:  # an escaped line break must not glue its letter to the next word
                 words = words.replace("\\n", " ").replace("\\r", " ").replace("\\t", " ")
