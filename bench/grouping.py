@@ -14,6 +14,7 @@ the same contract on a smaller tenant.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -69,6 +70,20 @@ class Figure:
     orphans: list[str]  # failing items in no parent and no lone incident (must be empty)
     twice: list[str]  # failing items in more than one top-level incident (must be empty)
     mixed: list[str]  # notifications whose items come from more than one root cause (must be empty)
+    children: int = 0  # incidents that are a parent's child
+    metrics: str = ""  # the daemon's /metrics text after the cycles
+
+    def counted(self, name: str) -> float:
+        """The sum of a counter's samples in ``metrics`` (``aadsts_enricher_`` + ``name``)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        full = f"aadsts_enricher_{name}"
+        return sum(
+            s.value
+            for family in text_string_to_metric_families(self.metrics)
+            for s in family.samples
+            if s.name == full
+        )
 
     @property
     def ratio(self) -> float:
@@ -108,7 +123,10 @@ def measure(scenario: str | Scenario, cycles: int, data_dir: Path) -> Figure:
             since = sim.clock.now() - timedelta(days=30)
             top_store = store.count_incidents(IncidentFilter(since, top_level=True)).get("open", 0)
             every = store.list_incidents(IncidentFilter(since), state="open", limit=10_000_000)
-            return figure_of(every, sink.sent, int(api["open"]), top_store)
+            with urllib.request.urlopen(f"{server.url}/metrics") as answer:
+                metrics = answer.read().decode()
+            figure = figure_of(every, sink.sent, int(api["open"]), top_store)
+            return dataclasses.replace(figure, metrics=metrics)
         finally:
             server.stop()
             svc.close()
@@ -134,6 +152,7 @@ def figure_of(every: list[Incident], sent: list[Notification], top_api: int, top
         orphans=sorted(failing - set(homes)),
         twice=sorted(k for k, n in homes.items() if n > 1),
         mixed=mixed,
+        children=len(children),
     )
 
 
@@ -144,7 +163,11 @@ def main() -> int:
     f = measure("scale", args.cycles, Path(tempfile.mkdtemp(prefix="bench-grouping-")))
     print(f"scale scenario, {args.cycles} cycle(s):")
     print(f"  failing items                     {f.failing}")
-    print(f"  parents                           {f.parents}")
+    print(f"  parents                           {f.parents}   ({f.children} children)")
+    print(
+        f"  /metrics counters                 parents_opened {f.counted('parents_opened_total'):.0f}, "
+        f"children {f.counted('children_total'):.0f}"
+    )
     print(f"  lone incidents                    {f.lone}")
     print(f"  top-level open (/api/incidents)   {f.top_level_api}   (store: {f.top_level_store})")
     print(f"  notifications                     {f.notifications}")

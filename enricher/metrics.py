@@ -92,6 +92,17 @@ SPEC: dict[str, tuple[_Kind, str, tuple[str, ...]]] = {
         ("tenant", "source"),
     ),
     "incident_resolve_seconds": (Histogram, "How long incidents stayed open.", ()),
+    "parents_opened_total": (
+        Counter,
+        "Parent incidents opened (two or more items failing with one code and one root cause), by "
+        "the kind of cause (client_id, gateway, datasource, linked_service, tenant, policy).",
+        ("tenant", "root_cause"),
+    ),
+    "children_total": (
+        Counter,
+        "Items that joined a parent incident (their own notifications are inhibited), by the kind of cause.",
+        ("tenant", "root_cause"),
+    ),
     "leases_held": (
         Gauge,
         "Leases this replica holds (a shared PostgreSQL store: poll:TENANT/SOURCE jobs and flush).",

@@ -8,10 +8,15 @@ sources would show.
 
 from __future__ import annotations
 
-from pathlib import Path
+import shutil
+import subprocess
 
-from bench.grouping import measure
+import pytest
+
+from bench.grouping import Figure, measure
 from connectors.simulator import Scenario, load_scenario
+
+PROMTOOL = shutil.which("promtool")
 
 
 def small_scale() -> Scenario:
@@ -30,11 +35,29 @@ def small_scale() -> Scenario:
     return scenario.model_copy(update={"tenants": [tenant.model_copy(update={"generate": generate})]})
 
 
-def test_one_root_cause_one_top_level_incident(tmp_path: Path) -> None:
-    f = measure(small_scale(), 1, tmp_path)
+@pytest.fixture(scope="module")
+def figure(tmp_path_factory: pytest.TempPathFactory) -> Figure:
+    return measure(small_scale(), 1, tmp_path_factory.mktemp("grouping"))
+
+
+def test_one_root_cause_one_top_level_incident(figure: Figure) -> None:
+    f = figure
     assert f.failing >= 40  # enough to mean something
     assert f.orphans == [] and f.twice == []
     assert f.mixed == []
     assert f.top_level_api == f.top_level_store == f.parents + f.lone
     assert f.failing >= 10 * f.top_level_api
     assert f.notifications == f.top_level_api  # one message per root cause, children inhibited
+    # the daemon's own counters say the same
+    assert f.counted("parents_opened_total") == f.parents
+    assert f.counted("children_total") == f.children > f.parents
+    assert 'root_cause="client_id"' in f.metrics and 'root_cause="linked_service"' in f.metrics
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (Debian package prometheus)")
+def test_promtool_accepts_the_grouping_counters(figure: Figure) -> None:
+    """The same tenant's scrape, with the parent and child counters filled in, is valid exposition."""
+    f = figure
+    assert PROMTOOL is not None and f.counted("children_total") > 0
+    result = subprocess.run([PROMTOOL, "check", "metrics"], input=f.metrics, capture_output=True, text=True)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")

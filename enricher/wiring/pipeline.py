@@ -229,12 +229,25 @@ class Pipeline:
                         "aadsts_enricher_incident_resolve_seconds",
                         ((inc.resolved_at or now) - inc.first_seen).total_seconds(),
                     )
+        before = {fp: (i.id, i.children) for fp, i in book.incidents.items() if i.children}
         for parent in group(book, [book.incidents[fp] for fp in failed], now, failed):
             self.store.add_event(parent.id, now, "children", counted(parent.children, "item"))
+            self._count_family(parent, before.get(parent.fingerprint))
         opened = book.open_change()
         self.store.save_book(book, now)
         self._remember_clients([r.alert for r in runs if r.alert is not None], now)
         return sum(r.failure for r in runs), opened
+
+    def _count_family(self, parent: Incident, before: tuple[str, int] | None) -> None:
+        """Parents opened and children adopted (a parent seen before counts only its new children)."""
+        labels = {"tenant": parent.tenant, "root_cause": (parent.root_cause or {}).get("key", "")}
+        if before is not None and before[0] == parent.id:
+            added = parent.children - before[1]
+        else:
+            self.metrics.inc("aadsts_enricher_parents_opened_total", labels)
+            added = parent.children
+        if added > 0:
+            self.metrics.inc("aadsts_enricher_children_total", labels, added)
 
     def _cause(self, alert: Alert) -> RootCause | None:
         entry = self.kb.get(alert.code) if alert.known else None
