@@ -86,7 +86,12 @@ def text_block(n: Notification, style: Style) -> str:
     for item in text.items_lines(n):
         row("Item", item)
     row("Seen", text.seen_line(n))
-    for extra in (text.lasted_line(n), text.schedule_line(n), text.credentials_line(n)):
+    for extra in (
+        text.lasted_line(n),
+        text.schedule_line(n),
+        text.credentials_line(n),
+        *text.family_lines(n),
+    ):
         if extra:
             row("", extra)
     if n.cause:

@@ -50,7 +50,7 @@ HTML = """<!DOCTYPE html>
 {% for line in items_lines(n) %}<tr><td><b>Item</b></td><td>{{ line }}</td></tr>
 {% endfor %}<tr><td><b>Seen</b></td><td>{{ seen_line(n) }}</td></tr>
 </table>
-{% for note in [lasted_line(n), schedule_line(n)] if note %}<p><b>{{ note }}</b></p>
+{% for note in [lasted_line(n), schedule_line(n)] + family_lines(n) if note %}<p><b>{{ note }}</b></p>
 {% endfor %}{% if n.cause %}<h3>Cause</h3><p>{{ n.cause | one_line }}</p>{% endif %}
 {% if n.summary %}<p>{{ n.summary | one_line }}</p>{% endif %}
 {% if n.fixes and n.kind != "resolved" %}<h3>How to fix</h3><ol>

@@ -66,7 +66,11 @@ def custom_details(n: Notification) -> dict[str, Any]:
         "count": n.count,
         "ids": dict(text.id_pairs(n)),
     }
-    for note in (text.schedule_line(n), n.context_note and text.one_line(n.context_note)):
+    for note in (
+        text.schedule_line(n),
+        n.context_note and text.one_line(n.context_note),
+        *text.family_lines(n),
+    ):
         if note:
             details.setdefault("notes", []).append(note)
     if n.excerpt:

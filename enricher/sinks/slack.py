@@ -93,10 +93,11 @@ def blocks(n: Notification) -> list[dict[str, Any]]:
         out.append(
             {
                 "type": "section",
-                "text": plain(f"{counted(len(n.items), 'item')}\n{listing}", limits.SLACK_SECTION),
+                "text": plain(f"{counted(text.items_count(n), 'item')}\n{listing}", limits.SLACK_SECTION),
             }
         )
     notes = [line for line in (text.lasted_line(n), text.schedule_line(n), text.credentials_line(n)) if line]
+    notes += text.family_lines(n)
     if notes:
         out.append({"type": "section", "text": mrkdwn("\n".join(notes))})
     if n.cause or n.summary:

@@ -70,8 +70,8 @@ def card(n: Notification) -> dict[str, Any]:
         {"type": "FactSet", "facts": facts(n)},
     ]
     if len(n.items) > 1:
-        body += [heading(counted(len(n.items), "item")), block("\n\n".join(text.items_lines(n)))]
-    for note in (text.lasted_line(n), text.schedule_line(n)):
+        body += [heading(counted(text.items_count(n), "item")), block("\n\n".join(text.items_lines(n)))]
+    for note in (text.lasted_line(n), text.schedule_line(n), *text.family_lines(n)):
         if note:
             body.append(block(note, weight="Bolder"))
     if n.cause or n.summary:

@@ -41,6 +41,8 @@ _HELPERS: dict[str, Any] = {
         "title_line",
         "item_line",
         "items_lines",
+        "items_count",
+        "family_lines",
         "seen_line",
         "lasted_line",
         "schedule_line",

@@ -125,11 +125,47 @@ def item_line(item: ItemRef) -> str:
     return f"{one_line(item.item_name)}{kind}{where} · {item.source}"
 
 
+def items_count(n: Notification) -> int:
+    """How many items the message is about: a parent lists 20 of its failing children."""
+    if n.children is not None and n.children_failing:
+        return max(n.children_failing, len(n.items))
+    return len(n.items)
+
+
 def items_lines(n: Notification, limit: int = limits.ITEMS_LISTED) -> list[str]:
     lines = [item_line(i) for i in n.items[:limit]]
-    if len(n.items) > limit:
-        lines.append(f"… and {len(n.items) - limit} more")
+    shown = min(len(n.items), limit)
+    if items_count(n) > shown:
+        lines.append(f"… and {items_count(n) - shown} more")
     return lines
+
+
+def family_lines(n: Notification, recovered: int = 5) -> list[str]:
+    """A parent's family beyond the item list: where the failing items are, how many still fail,
+    and which recovered when (the latest ``recovered``). Nothing for a message about one item."""
+    if n.children is None:
+        return []
+    lines = []
+    by_place = sorted(n.children_by_container.items(), key=lambda kv: (-kv[1], kv[0]))
+    if by_place and n.kind != "resolved":
+        shown = ", ".join(f"{one_line(name) or '(none)'} {count}" for name, count in by_place[:10])
+        more = f", and {len(by_place) - 10} more" if len(by_place) > 10 else ""
+        lines.append(f"Failing per workspace or factory: {shown}{more}")
+    if n.children_failing is not None and n.kind != "resolved" and n.children_failing < n.children:
+        lines.append(f"Still failing: {n.children_failing} of {counted(n.children, 'item')}")
+    if n.recovered:
+        latest = n.recovered[-recovered:]
+        said = ", ".join(f"{one_line(r.get('item', ''))} {_when(r.get('at', ''))}" for r in latest)
+        earlier = f" ({len(n.recovered) - len(latest)} earlier)" if len(n.recovered) > len(latest) else ""
+        lines.append(f"Recovered: {said}{earlier}")
+    return lines
+
+
+def _when(at: str) -> str:
+    try:
+        return fmt_time(datetime.fromisoformat(at))
+    except ValueError:
+        return one_line(at)
 
 
 def seen_line(n: Notification) -> str:
@@ -210,7 +246,7 @@ def plain_text(n: Notification) -> str:
     lines = [title_line(n), f"Severity: {n.severity}", ""]
     lines += [f"Item: {line}" for line in items_lines(n)]
     lines.append(seen_line(n).capitalize())
-    for extra in (lasted_line(n), schedule_line(n), credentials_line(n)):
+    for extra in (lasted_line(n), schedule_line(n), credentials_line(n), *family_lines(n)):
         if extra:
             lines.append(extra)
     if n.cause:
