@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from connectors.records import RunRecord, RunStatus, Source
 from enricher.core.detect import detect
 from enricher.core.enrich import enrich
-from enricher.core.grouping import RootCause, group, root_cause_of
+from enricher.core.grouping import RootCause, alone, group, root_cause_of, sibling_of
 from enricher.core.incidents import Book, Incident, Policy, flush, on_failure, on_success, tick
 from enricher.core.kb_schema import Entry
 from enricher.core.knowledge import KnowledgeBase, load_knowledge
@@ -77,7 +77,10 @@ def poll(kb: KnowledgeBase, book: Book, runs: list[RunRecord], now: datetime) ->
         cause = root_cause_of(alert, entry.group_by if entry else ())
         inc = on_failure(book, alert, now, POLICY, root_cause=cause.as_dict() if cause else None)
         failed[inc.fingerprint] = None
-    return group(book, [book.incidents[fp] for fp in failed], now)
+    touched = [book.incidents[fp] for fp in failed]
+    causes = alone(book, touched)  # what the shell reads from the store's top level
+    siblings = [i for i in book.incidents.values() if i.fingerprint not in failed and sibling_of(i, causes)]
+    return group(book, touched, now, siblings=siblings)
 
 
 def never_muted(labels: Mapping[str, str], now: datetime) -> bool:
@@ -265,6 +268,47 @@ class TestRecurrence:
             poll(kb, book, [run_of(i, expired(APP_A), at=at) for i in ("a", "b")], at)
         (parent,) = parents(book)
         assert parent.count == 6
+
+
+class TestAcrossPolls:
+    def test_items_of_one_cause_failing_in_different_polls_make_one_parent(self, kb: KnowledgeBase) -> None:
+        """Refreshes at different hours: the second item finds the first, still open, alone."""
+        book = Book()
+        assert poll(kb, book, [run_of("a", expired(APP_A), app_name="sales-etl")], T0) == []
+        assert [n.kind for n in sent(book, T0 + timedelta(minutes=1))] == ["firing"]  # a alone
+        poll(kb, book, [run_of("a", expired(APP_A), app_name="sales-etl", at=T0)], T0 + timedelta(minutes=5))
+        t1 = T0 + timedelta(hours=1)
+        (parent,) = poll(kb, book, [run_of("b", expired(APP_A), app_name="sales-etl", at=t1)], t1)
+        assert parent.children == 2 and parent.count == 3  # a failed twice before, b once
+        assert {i.parent for i in book.incidents.values() if not i.children} == {parent.id}
+        (note,) = sent(book, t1 + timedelta(minutes=1))
+        assert note.title == f"AADSTS7000222 on app `sales-etl` (id {APP_A}): 2 items"
+
+    def test_a_recovered_item_is_no_sibling(self, kb: KnowledgeBase) -> None:
+        book = Book()
+        poll(kb, book, [run_of("a", expired(APP_A))], T0)
+        t1 = T0 + timedelta(minutes=10)
+        poll(kb, book, [run_of("a", "", at=t1, status=RunStatus.SUCCEEDED)], t1)
+        t2 = T0 + timedelta(hours=1)
+        assert poll(kb, book, [run_of("b", expired(APP_A), at=t2)], t2) == []
+        assert parents(book) == []
+
+    def test_another_cause_is_no_sibling(self, kb: KnowledgeBase) -> None:
+        book = Book()
+        poll(kb, book, [run_of("a", expired(APP_A))], T0)
+        t1 = T0 + timedelta(hours=1)
+        assert poll(kb, book, [run_of("b", expired(APP_B), at=t1)], t1) == []
+
+    def test_a_lone_relapse_after_its_parent_resolved_is_top_level_again(self, kb: KnowledgeBase) -> None:
+        """One child of a resolved parent fails again alone: it no longer points at that parent."""
+        book = Book()
+        poll(kb, book, [run_of(i, expired(APP_A)) for i in ("a", "b")], T0)
+        t1 = T0 + timedelta(minutes=10)
+        poll(kb, book, [run_of(i, "", at=t1, status=RunStatus.SUCCEEDED) for i in ("a", "b")], t1)
+        t2 = T0 + timedelta(hours=2)
+        assert poll(kb, book, [run_of("a", expired(APP_A), at=t2)], t2) == []
+        (a,) = [i for i in book.incidents.values() if not i.children and i.items[0].item_id == "a"]
+        assert a.state == "open" and a.parent is None
 
 
 class TestTitles:

@@ -9,7 +9,9 @@ Conditional Access policy); :func:`root_cause_of` picks the first one the failur
 :func:`group` runs after a poll applied its runs: open incidents read in that poll with the same
 tenant, code and cause join the open parent of that cause (late children: the parent gets an
 ``update``), or, when there are two or more and no parent is open, become the children of a new
-one. A child's own notifications are inhibited (its pending entry is dropped and it is never told
+one. The window is "while open": an item left alone by its poll joins the open lone items of
+earlier polls with its cause (``siblings``, which the shell reads for the causes :func:`alone`
+names), so datasets refreshed at different hours still make one parent. A child's own notifications are inhibited (its pending entry is dropped and it is never told
 about); the parent resolves when its last child recovered (``incidents.on_success``).
 """
 
@@ -81,18 +83,28 @@ def parent_fingerprint(tenant: str, code: str, cause: RootCause) -> str:
 
 
 def group(
-    book: Book, touched: Iterable[Incident], now: datetime, failures: Mapping[str, int] | None = None
+    book: Book,
+    touched: Iterable[Incident],
+    now: datetime,
+    failures: Mapping[str, int] | None = None,
+    siblings: Iterable[Incident] = (),
 ) -> list[Incident]:
     """Put the open incidents of one poll under their parents; returns the parents changed.
 
     ``failures`` says how many failed runs each touched incident (by fingerprint) took in this poll
     (one each when not given): a parent adds those, as its children's own counts are cumulative.
+    ``siblings`` are open lone incidents of earlier polls with the cause of one this poll would
+    leave alone (:func:`alone` says which causes; the shell reads them): datasets refreshed at
+    different hours fail in different polls, and still have one cause.
     """
-    families: dict[str, list[Incident]] = {}
-    for inc in touched:
-        if inc.state == "open" and inc.root_cause and not inc.children:
-            cause = RootCause(**inc.root_cause)  # type: ignore[arg-type]
-            families.setdefault(parent_fingerprint(inc.tenant, inc.code, cause), []).append(inc)
+    counts = dict(failures or {})
+    families = _families(touched)
+    for sib in siblings:
+        pfp = parent_fingerprint_of(sib)
+        if pfp in families and sib.fingerprint not in {m.fingerprint for m in families[pfp]}:
+            book.know(sib)
+            families[pfp].append(sib)
+            counts[sib.fingerprint] = sib.count  # the parent has not counted any of its failures
     parents = []
     for pfp, family in families.items():
         members, parent = family, book.incidents.get(pfp)
@@ -101,12 +113,51 @@ def group(
             gone = parent.id if parent is not None else None
             fresh = [m for m in family if m.parent is None or m.parent == gone]
             if len(fresh) < 2:
-                continue  # one item stands alone
+                for m in fresh:  # one item stands alone, at the top level
+                    if m.parent is not None:
+                        book.put(dataclasses.replace(m, parent=None))
+                continue
             parent = _new_parent(pfp, fresh[0], now)
             members = fresh
-        new_failures = sum((failures or {}).get(m.fingerprint, 1) for m in members)
+        new_failures = sum(counts.get(m.fingerprint, 1) for m in members)
         parents.append(_adopt(book, parent, members, new_failures, now))
     return parents
+
+
+def alone(book: Book, touched: Iterable[Incident]) -> set[str]:
+    """Parent fingerprints of the causes this poll would leave alone: one item, no open parent."""
+    lonely = set()
+    for pfp, family in _families(touched).items():
+        parent = book.incidents.get(pfp)
+        if parent is None or parent.state != "open":
+            gone = parent.id if parent is not None else None
+            if len([m for m in family if m.parent is None or m.parent == gone]) < 2:
+                lonely.add(pfp)
+    return lonely
+
+
+def sibling_of(inc: Incident, causes: set[str]) -> bool:
+    """Whether a stored incident is an open lone item of one of ``causes`` (parent fingerprints)."""
+    return (
+        inc.state == "open"
+        and inc.parent is None
+        and not inc.children
+        and bool(inc.root_cause)
+        and parent_fingerprint_of(inc) in causes
+    )
+
+
+def _families(touched: Iterable[Incident]) -> dict[str, list[Incident]]:
+    families: dict[str, list[Incident]] = {}
+    for inc in touched:
+        if inc.state == "open" and inc.root_cause and not inc.children:
+            families.setdefault(parent_fingerprint_of(inc), []).append(inc)
+    return families
+
+
+def parent_fingerprint_of(inc: Incident) -> str:
+    """The parent fingerprint of an incident that has a root cause."""
+    return parent_fingerprint(inc.tenant, inc.code, RootCause(**inc.root_cause))  # type: ignore[arg-type]
 
 
 def _new_parent(pfp: str, first: Incident, now: datetime) -> Incident:

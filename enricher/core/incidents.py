@@ -121,6 +121,11 @@ class Book:
         self._index(inc)
         self.touched.add(inc.fingerprint)
 
+    def know(self, inc: Incident) -> None:
+        """Add an incident read after the book was loaded; as loaded, it is no change to save."""
+        if inc.fingerprint not in self.incidents:
+            self._index(inc)
+
     def open_change(self) -> dict[str, int]:
         """How the number of open incidents per severity changed since the book was loaded."""
         change: dict[str, int] = {}

@@ -24,7 +24,15 @@ from enricher.core.credential_facts import CODES as CREDENTIAL_CODES
 from enricher.core.credential_facts import with_expired_key
 from enricher.core.detect import detect
 from enricher.core.enrich import PUBLIC_PORTALS, Portals, enrich
-from enricher.core.grouping import RootCause, group, parent_fingerprint, root_cause_of
+from enricher.core.grouping import (
+    RootCause,
+    alone,
+    group,
+    parent_fingerprint,
+    parent_fingerprint_of,
+    root_cause_of,
+    sibling_of,
+)
 from enricher.core.incidents import Book, Incident, fingerprint_of, flush, on_failure, on_success, tick
 from enricher.core.inhibition import inhibiting, is_source
 from enricher.core.kb_schema import SEVERITIES
@@ -38,6 +46,7 @@ from enricher.models import Alert
 from enricher.notification import ItemRef, Notification
 from enricher.store import Store
 from enricher.store.books import flush_book, poll_book
+from enricher.store.queries import IncidentFilter
 from enricher.wiring import expiry
 from enricher.wiring.build import SourceJob, policy_of, secrets_of
 from enricher.wiring.expiry import CredentialWatch, check, remember_items
@@ -45,6 +54,8 @@ from enricher.wiring.expiry import CredentialWatch, check, remember_items
 log = logging.getLogger("aadsts_enricher.pipeline")
 #: Open incidents read per flush to find inhibition sources (the newest first, when there are more).
 MAX_INHIBITORS_READ = 100_000
+#: Open lone incidents of one code read per poll to find an item's siblings (the newest first).
+MAX_SIBLINGS_READ = 10_000
 _RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
 
 
@@ -230,13 +241,29 @@ class Pipeline:
                         ((inc.resolved_at or now) - inc.first_seen).total_seconds(),
                     )
         before = {fp: (i.id, i.children) for fp, i in book.incidents.items() if i.children}
-        for parent in group(book, [book.incidents[fp] for fp in failed], now, failed):
+        touched = [book.incidents[fp] for fp in failed]
+        for parent in group(book, touched, now, failed, self._siblings(book, touched, now)):
             self.store.add_event(parent.id, now, "children", counted(parent.children, "item"))
             self._count_family(parent, before.get(parent.fingerprint))
         opened = book.open_change()
         self.store.save_book(book, now)
         self._remember_clients([r.alert for r in runs if r.alert is not None], now)
         return sum(r.failure for r in runs), opened
+
+    def _siblings(self, book: Book, touched: list[Incident], now: datetime) -> list[Incident]:
+        """Open lone incidents of earlier polls with the cause of an item this poll leaves alone,
+        read per code from the top level of the store (only for codes with such an item)."""
+        causes = alone(book, touched)
+        if not causes:
+            return []
+        codes = sorted({i.code for i in touched if i.root_cause and parent_fingerprint_of(i) in causes})
+        mine = {i.fingerprint for i in touched}
+        found: list[Incident] = []
+        for code in codes:
+            top = IncidentFilter(now, codes=(code,), top_level=True)
+            stored = self.store.list_incidents(top, state="open", limit=MAX_SIBLINGS_READ)
+            found += [i for i in stored if i.fingerprint not in mine and sibling_of(i, causes)]
+        return found
 
     def _count_family(self, parent: Incident, before: tuple[str, int] | None) -> None:
         """Parents opened and children adopted (a parent seen before counts only its new children)."""
