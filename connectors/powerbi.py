@@ -92,6 +92,7 @@ class PowerBIConnector:
         self._catalog = Catalog()
         # (workspace id, dataset id) -> (last refresh key, its status, refreshCount) of the last poll
         self._last_seen: dict[tuple[str, str], tuple[str, str, int]] = {}
+        self._before_poll: dict[tuple[str, str], tuple[str, str, int]] = {}  # for rewind()
         # workspaces whose history / dataflow transactions the app may not read (until rediscovery)
         self._no_history: set[str] = set()
         self._no_transactions: set[str] = set()
@@ -99,7 +100,17 @@ class PowerBIConnector:
         self._origins = Origins()  # gateway and data source of failing datasets, until rediscovery
         self._lock = threading.Lock()
 
+    def rewind(self) -> None:
+        """The last poll's records were not stored (its transaction rolled back, e.g. the database
+        went away or another replica took the source): forget what that poll saw, or the next one
+        would skip those refreshes as already seen and their failures would never be notified."""
+        with self._lock:
+            self._last_seen = dict(self._before_poll)
+
     def poll(self, now: datetime, cursor: Mapping[str, str]) -> Poll:
+        with self._lock:
+            self._before_poll = dict(self._last_seen)
+
         def body(poll: Poll) -> None:
             self._discover(poll, now)
             if self.options.mode == "admin":

@@ -162,13 +162,23 @@ class Pipeline:
         ]
         report.auth_error = scrub(poll.auth_error.message, self._secrets) if poll.auth_error else None
         self._read_apps(poll.records, now)  # Graph, before the transaction
-        with self.store.transaction():
-            self.fence(f"poll:{job.name}")
-            new = self.store.take_unseen(poll.records, now)
-            report.new = len(new)
-            report.failures, opened = self._process(new, now, job.source)
-            self.store.set_cursor(job.name, poll.cursor, now)
-            self.store.beat(f"poll:{job.name}", now, "ok" if report.ok else "; ".join(report.errors)[:500])
+        try:
+            with self.store.transaction():
+                self.fence(f"poll:{job.name}")
+                new = self.store.take_unseen(poll.records, now)
+                report.new = len(new)
+                report.failures, opened = self._process(new, now, job.source)
+                self.store.set_cursor(job.name, poll.cursor, now)
+                self.store.beat(
+                    f"poll:{job.name}", now, "ok" if report.ok else "; ".join(report.errors)[:500]
+                )
+        except BaseException:
+            # nothing of this poll was stored: a connector that remembers what it saw between polls
+            # (Power BI's last refresh per dataset) must forget it, or the next poll skips those runs
+            rewind = getattr(job.connector, "rewind", None)
+            if rewind is not None:
+                rewind()
+            raise
         self._gauge_open(opened)
         self._count_poll(job, report, time.monotonic() - started, now)
         for notice in poll.notices:  # each problem once, when it first appears (not every cycle)

@@ -45,6 +45,20 @@ class TestPowerBI:
         # nothing changed: the second poll reads the refreshables page and no history
         assert [r for r in again.records if r.source is Source.POWERBI] == []
 
+    def test_a_rewound_poll_is_read_again_in_full(self, sim: Simulator) -> None:
+        """Its transaction rolled back, the poll's refreshes count as unseen: the next poll returns
+        them with their errors (not only the ones that changed since)."""
+        c = PowerBIConnector(http_for(sim), endpoints(sim), identity(), PowerBIOptions(mode="admin"))
+        first = c.poll(sim.clock.now(), {})
+        c.rewind()
+        again = c.poll(sim.clock.now(), first.cursor)
+        key = lambda r: (r.item_id, r.run_id, r.error_text)  # noqa: E731
+        wanted = sorted(map(key, failed(r for r in first.records if r.source is Source.POWERBI)))
+        assert (
+            wanted
+            and sorted(map(key, failed(r for r in again.records if r.source is Source.POWERBI))) == wanted
+        )
+
     def test_workspace_mode_sees_only_member_workspaces(self, sim: Simulator) -> None:
         """'Private Sandbox' has one member, the reader app: only it sees that workspace."""
 
