@@ -14,12 +14,14 @@ FROM ${BASE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-# The dependencies first, as their own layer: rebuilt only when pyproject.toml changes.
-COPY pyproject.toml README.md ./
+# The dependencies first, as their own layer: rebuilt only when pyproject.toml or the pins change.
+# constraints.txt pins every runtime package to the tested (and audited) version, pip included.
+COPY pyproject.toml README.md constraints.txt ./
 RUN python3 -m venv /opt/venv \
+ && /opt/venv/bin/pip install --constraint constraints.txt --upgrade pip \
  && python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
       > /tmp/requirements.txt \
- && /opt/venv/bin/pip install --requirement /tmp/requirements.txt
+ && /opt/venv/bin/pip install --constraint constraints.txt --requirement /tmp/requirements.txt
 COPY enricher ./enricher
 COPY connectors ./connectors
 COPY knowledge ./knowledge
@@ -46,6 +48,14 @@ RUN groupadd --gid 10001 aadsts \
  && chown 10001:10001 /var/lib/aadsts-enricher \
  && chmod 0750 /var/lib/aadsts-enricher
 COPY --from=build /opt/venv /opt/venv
+# The base image's own pip (not used by the service, but scanners read it) at the pinned release;
+# a pip the distribution manages (Debian's python3-pip: EXTERNALLY-MANAGED) is left to its updates.
+COPY constraints.txt /tmp/constraints.txt
+RUN if python3 -m pip --version >/dev/null 2>&1 \
+      && python3 -c "import pathlib, sys, sysconfig; sys.exit(pathlib.Path(sysconfig.get_path('stdlib'), 'EXTERNALLY-MANAGED').exists())"; then \
+      PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install --constraint /tmp/constraints.txt --upgrade pip; \
+    fi \
+ && rm /tmp/constraints.txt
 COPY config/container.yaml /etc/aadsts-enricher/config.yaml
 USER 10001:10001
 WORKDIR /var/lib/aadsts-enricher

@@ -6,9 +6,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint types unit bench bench-ingest bench-detect bench-enrich bench-enrich-memory bench-poll bench-deliver bench-incidents bench-grouping bench-killloop container-smoke browser promtool alertmanager postgres clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --constraint constraints.txt -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
 	@$(BIN)/python -c "import enricher" && touch $(STAMP)
 
 demo: $(STAMP)
@@ -116,8 +116,28 @@ bench-killloop: $(STAMP)
 container-smoke:
 	bash scripts/container-smoke
 
+# Hostile input for a bounded time (about 5 min, not part of `test`): the hostile suite (tests/hostile,
+# the closed-pipe CLI test), then hypothesis against detect, enrich lines, config load, ingest formats,
+# connector parsers and the HTTP server for FUZZ_SECONDS each (tests/fuzz/run.py). Prints every test
+# and input count, and fails on anything that crashed, hung or leaked.
+FUZZ_SECONDS ?= 30
+fuzz: $(STAMP)
+	timeout 1200 $(BIN)/pytest -n 2 -p no:cacheprovider -o addopts= -v -ra tests/hostile tests/test_cli_pipe.py
+	timeout 1200 $(BIN)/python -m tests.fuzz.run --seconds $(FUZZ_SECONDS)
+
+# constraints.txt: the runtime dependencies pinned to this venv's versions (the Dockerfile installs with it).
+constraints: $(STAMP)
+	$(BIN)/python scripts/constraints.py
+
+# pip-audit of constraints.txt against PyPI's vulnerability data (pip-audit is installed on first use).
+# Fails when a pinned package has a known vulnerability, and says so when the data could not be had
+# for some packages (an index mirror without PyPI's JSON API answers for none).
+audit: $(STAMP)
+	@$(BIN)/python -m pip_audit --version >/dev/null 2>&1 || $(BIN)/python -m pip install -q --disable-pip-version-check 'pip-audit>=2.7'
+	$(BIN)/python scripts/audit.py constraints.txt
+
 # Regenerates docs/configuration.md from the config model (tests/test_docs.py fails when it is stale).
-.PHONY: docs
+.PHONY: docs fuzz constraints audit
 docs: $(STAMP)
 	$(BIN)/python -m enricher.config_doc docs/configuration.md
 

@@ -127,6 +127,9 @@ class HealthServer:
         class Handler(BaseHTTPRequestHandler):
             #: the ``Server`` header: our name, not the Python version behind it
             server_version = "aadsts-enricher"
+            #: a request line without a version (or too broken to say) is answered as HTTP/1.0, with
+            #: a status line and headers: the HTTP/0.9 default sent a bare body
+            default_request_version = "HTTP/1.0"
 
             def version_string(self) -> str:
                 return self.server_version

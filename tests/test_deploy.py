@@ -9,12 +9,14 @@ that exist; every config they ship validates.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +24,9 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from connectors.simulator import Simulator
 from enricher.config_load import load_config
@@ -372,3 +377,40 @@ def test_smoke_script_says_so_when_there_is_no_container_engine(tmp_path: Path) 
     )
     assert result.returncode == 0, result.stderr
     assert "no container engine available" in result.stdout
+
+
+def constraints_module() -> Any:
+    spec = importlib.util.spec_from_file_location("constraints_script", REPO / "scripts" / "constraints.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pins() -> dict[str, str]:
+    lines = (REPO / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    return dict(line.split("==", 1) for line in lines if line and not line.startswith("#"))
+
+
+class TestPins:
+    def test_every_runtime_package_is_pinned_at_the_tested_version(self) -> None:
+        """The image gets what the tests ran with: the closure of the runtime dependencies, as installed here."""
+        deps = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+        installed = constraints_module().closure(deps)
+        pinned = pins()
+        assert {k: v for k, v in installed.items() if pinned.get(k) != v} == {}, "run make constraints"
+
+    def test_pins_fall_within_pyproject_ranges(self) -> None:
+        deps = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+        pinned = pins()
+        for text in deps:
+            req = Requirement(text)
+            assert req.specifier.contains(pinned[canonicalize_name(req.name)], prereleases=True), text
+        assert Version(pinned["pip"]) >= Version("24.0")
+
+    def test_every_dependency_install_in_the_image_is_constrained(self) -> None:
+        installs = [line for line in dockerfile().splitlines() if "pip install" in line]
+        assert len(installs) >= 3
+        for line in installs:
+            assert "--constraint" in line or "--no-deps" in line, line
+        assert "COPY pyproject.toml README.md constraints.txt ./" in dockerfile()

@@ -100,7 +100,11 @@ def _handler(fmt: str, accept: Accept, metrics: Metrics, bucket: Bucket) -> Call
         try:
             doc = json.loads(body)
             alerts = read(doc)
-        except (ValueError, BadPayloadError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        except (
+            ValueError,
+            BadPayloadError,
+            RecursionError,
+        ) as exc:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
             metrics.inc("aadsts_enricher_ingested_total", {"format": fmt, "outcome": "rejected"})
             reason = str(exc) if isinstance(exc, BadPayloadError) else "the body is not JSON"
             return _json(400, {"error": reason})

@@ -180,6 +180,11 @@ class TestProtocol:
         assert fields["content-type"] == head_of(get)[1]["content-type"]
         assert int(fields["content-length"]) == len(get.split(b"\r\n\r\n", 1)[1]) > 0
 
+    @pytest.mark.parametrize("raw", [b"GET /healthz\r\n\r\n", b"BREW /\r\n\r\n", b"\x00\x01\r\n\r\n"])
+    def test_a_request_without_a_version_gets_a_status_line(self, server: HealthServer, raw: bytes) -> None:
+        """Never an HTTP/0.9 answer (a bare body): found by make fuzz."""
+        assert request(server.port, raw).startswith(b"HTTP/1.0 ")
+
     def test_server_header_names_us_not_python(self, server: HealthServer) -> None:
         for raw in (
             b"GET /healthz HTTP/1.0\r\n\r\n",

@@ -161,7 +161,9 @@ class TestGuards:
         answer = running.post("grafana", b"{" + b" " * 2_000_000 + b"}")
         assert answer.status_code == 413
 
-    @pytest.mark.parametrize("body", [b"not json", b"\xff\xfe", b'{"alerts": 3}', b"[]"])
+    @pytest.mark.parametrize(
+        "body", [b"not json", b"\xff\xfe", b'{"alerts": 3}', b"[]", b"[" * 100_000 + b"]" * 100_000, b"NaN"]
+    )
     def test_unreadable_is_400(self, running: Running, body: bytes) -> None:
         answer = running.post("alertmanager", body)
         assert answer.status_code == 400 and answer.json()["error"]
