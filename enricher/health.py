@@ -182,8 +182,11 @@ class HealthServer:
                     body = json.dumps({"error": f"body over {upload.max_body} bytes"}).encode()
                     self._send(413, "application/json", body)
                     return
+                data = self.rfile.read(int(length))  # a stalled or vanished sender ends here (debug log)
+                if len(data) < int(length):
+                    return  # the sender closed early: nobody to answer
                 try:
-                    status, ctype, body, headers = upload.handle(query, self.rfile.read(int(length)))
+                    status, ctype, body, headers = upload.handle(query, data)
                 except Exception:
                     log.exception("upload endpoint failed", extra={"path": url.path})
                     status, ctype, body, headers = 503, "application/json", b'{"error": "internal error"}', {}

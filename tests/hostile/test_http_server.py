@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import socket
 import struct
 import threading
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from enricher.health import HealthServer
+from enricher.health import HealthServer, Upload
 from enricher.listener import Limits
 from enricher.metrics import Metrics
 
@@ -139,6 +140,29 @@ class TestSlowClients:
         finally:
             for s in stalled:
                 s.close()
+
+    def test_a_stalled_upload_is_not_an_endpoint_failure(
+        self, server: HealthServer, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """An ingest body that stops coming (or whose sender leaves) never reaches the endpoint."""
+        calls: list[bytes] = []
+        server.uploads["/up"] = Upload(
+            lambda header, query: True,
+            lambda query, body: (calls.append(body), (200, "text/plain", b"", {}))[1],
+            1000,
+        )
+        with caplog.at_level(logging.DEBUG, logger="aadsts_enricher.health"):
+            for close_early in (False, True):
+                with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+                    s.sendall(b"POST /up HTTP/1.0\r\nContent-Length: 100\r\n\r\nabc")
+                    if close_early:
+                        s.shutdown(socket.SHUT_WR)
+                    assert b"".join(iter(lambda s=s: s.recv(4096), b"")) == b""
+            assert (
+                head_of(request(server.port, b"POST /up HTTP/1.0\r\nContent-Length: 2\r\n\r\nok"))[0] == 200
+            )
+        assert calls == [b"ok"]
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
     def test_a_head_over_the_limit_is_refused(self, server: HealthServer) -> None:
         raw = b"GET /healthz HTTP/1.0\r\nX-Big: " + b"a" * 70_000
