@@ -100,9 +100,10 @@ def test_two_replicas_divide_the_work_and_survive_a_kill(
     try:
         every = {f"poll:contoso/{s}" for s in ("powerbi", "fabric", "adf", "synapse")} | {"flush"}
         held = lambda: {n: set(ready(p).get("leases", ())) for n, (_, p) in replicas.items()}  # noqa: E731
-        assert wait_for(lambda: set().union(*held().values()) == every, 90), (held(), logs())
+        divided = lambda: (h := held()) and set().union(*h.values()) == every and all(h.values())  # noqa: E731
+        assert wait_for(divided, 90), (held(), logs())  # every lease held, each replica has a share
         both = held()
-        assert not both["a"] & both["b"], both  # no lease on two replicas
+        assert not both["a"] & both["b"] and {len(v) for v in both.values()} == {2, 3}, both
         assert wait_for(lambda: len(receiver.requests) > 0, 90), logs()
         victim = next(n for n, leases in held().items() if "flush" in leases)
         survivor = next(n for n in replicas if n != victim)

@@ -75,13 +75,16 @@ class PgLeases:
         rows = self._run(_ACQUIRE, (names, [float(wanted[n]) for n in names], holder))
         return [Held(name, prev if prev not in (None, holder) else None) for name, prev in rows]
 
-    def release(self, holder: str) -> int:
-        """Give every lease of ``holder`` up at once (a clean stop: no one waits for the expiry)."""
-        return int(
-            self._run(
-                "UPDATE leases SET expires_at = clock_timestamp() WHERE holder = %s", (holder,)
-            ).rowcount
-        )
+    def release(self, holder: str, names: Sequence[str] | None = None) -> int:
+        """Give leases of ``holder`` up at once (``names``, or all of them at a clean stop), so
+        another replica takes them at its next step instead of waiting for the expiry."""
+        args: list[object]
+        if names is None:
+            sql, args = "UPDATE leases SET expires_at = clock_timestamp() WHERE holder = %s", [holder]
+        else:
+            sql = "UPDATE leases SET expires_at = clock_timestamp() WHERE holder = %s AND name = ANY(%s)"
+            args = [holder, list(names)]
+        return int(self._run(sql, args).rowcount)
 
     def fence(self, name: str, holder: str) -> None:
         """Inside a transaction: go on only while ``holder`` has ``name``, and keep it until commit."""

@@ -5,16 +5,21 @@ Every replica runs the full schedule; a job runs here only while this replica ho
 the incident decisions (reminders, batching, routing into the outbox), the credential forecast
 and the sign-in look-ups. Delivery needs no lease: each outbox row is claimed on its own.
 
-``keep`` runs every ``step`` seconds (a quarter of the shortest poll interval, 1 to 30 s). It
-renews what this replica holds and takes what has expired, in one statement. A source's lease
-lives one poll interval, so when a replica dies its sources are taken within one interval plus
-one step, and the job runs at once on the new holder (``on_gained``): under the 2 x interval the
-issue sets, with the scheduler's jitter to spare. A clean stop releases every lease at once.
+``keep`` runs every ``step`` seconds (a quarter of the shortest poll interval, 1 to 30 s). Each
+replica also holds a presence lease, ``replica:HOLDER``, so every replica can count the live
+ones and take its fair share of the jobs: ``ceil(jobs / replicas)``. Below its share it takes
+free or expired leases; above it (a replica joined) it releases the excess, which the newcomer
+takes at its next step. Renewing and taking is one statement. A source's lease lives one poll
+interval, so when a replica dies its presence and its sources lapse together and the survivors'
+shares grow: its sources are taken within one interval and two steps, and each job runs at once
+on its new holder (``on_gained``), under the 2 x interval the issue sets. A clean stop releases
+every lease at once.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import uuid
@@ -38,7 +43,8 @@ class LeaseStore(Protocol):
     """What a store shared by replicas offers (``PostgresStore``); SQLite has one daemon, no leases."""
 
     def acquire(self, holder: str, wanted: dict[str, float]) -> list[Held]: ...
-    def release(self, holder: str) -> int: ...
+    def release(self, holder: str, names: Sequence[str] | None = None) -> int: ...
+    def leases(self) -> list[tuple[str, str, bool]]: ...
     def fence(self, name: str, holder: str) -> None: ...
 
 
@@ -55,6 +61,8 @@ class Replicas:
         self.metrics = metrics
         shortest = min((j.interval.total_seconds() for j in jobs), default=60.0)
         self.wanted = {poll_lease(j): j.interval.total_seconds() for j in jobs} | {FLUSH: shortest}
+        self.presence = f"replica:{holder}"
+        self.shortest = shortest
         self.step = min(30.0, max(1.0, shortest / 4))
         self.held: frozenset[str] = frozenset()
         #: called with each lease this replica just gained (the daemon runs that job at once)
@@ -70,7 +78,7 @@ class Replicas:
     def keep(self) -> None:
         """Renew and take leases; a database that cannot be reached means holding nothing."""
         try:
-            got = self.store.acquire(self.holder, self.wanted)
+            got = self.store.acquire(self.holder, self._claim())
         except StoreError as exc:
             if self.held:
                 log.warning("leases not renewed; pausing this replica's jobs", extra={"problem": str(exc)})
@@ -80,9 +88,23 @@ class Replicas:
             if h.taken_from is not None:
                 self.metrics.inc("aadsts_enricher_lease_takeovers_total", {"lease": h.name})
                 log.info("lease taken over", extra={"lease": h.name, "from": h.taken_from})
-        gained = self._set(frozenset(h.name for h in got))
+        gained = self._set(frozenset(h.name for h in got if h.name != self.presence))
         for name in sorted(gained):
             self.on_gained(name)
+
+    def _claim(self) -> dict[str, float]:
+        """The leases to renew or take this step: ours up to our share, then free ones up to it."""
+        table = self.store.leases()
+        replicas = {n for n, _, live in table if live and n.startswith("replica:")} | {self.presence}
+        share = math.ceil(len(self.wanted) / len(replicas))
+        others = {n for n, h, live in table if live and h != self.holder}
+        mine = sorted(n for n, h, live in table if live and h == self.holder and n in self.wanted)
+        if len(mine) > share:  # a replica joined: hand the excess over
+            self.store.release(self.holder, mine[share:])
+            mine = mine[:share]
+        free = [n for n in sorted(self.wanted) if n not in others and n not in mine]
+        chosen = mine + free[: max(0, share - len(mine))]
+        return {n: self.wanted[n] for n in chosen} | {self.presence: self.shortest}
 
     def release(self) -> None:
         try:
