@@ -34,7 +34,7 @@ CONFIG: dict[str, Any] = {
     ],
     "sinks": [
         {"name": "screen", "type": "console"},
-        {"name": "pager", "type": "jsonl", "path": "pager.jsonl"},
+        {"name": "pager", "type": "jsonl", "path": "pager.jsonl", "send_resolved": False},
         {"name": "archive", "type": "jsonl", "path": "archive.jsonl"},
     ],
     "routes": [
@@ -131,6 +131,7 @@ class TestCommand:
         assert "route 0: severity=critical -> pager (continue)" in out
         assert "route 1: code=53003 -> screen" in out
         assert "sinks: pager, screen" in out
+        assert "not told of recovery (send_resolved: false): pager" in out
         assert out[-1] == "verdict: sent now to pager, screen"
 
     def test_json_contract(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -142,6 +143,7 @@ class TestCommand:
             "routes",
             "sinks",
             "fallback",
+            "no_resolved",
             "silences",
             "maintenance",
             "inhibit_rules",

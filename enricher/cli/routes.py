@@ -123,6 +123,8 @@ def describe(result: Trace, config: Config) -> list[str]:
     if result.fallback:
         lines.append("no route matches: the unrouted sinks (default_sinks, else every sink)")
     lines.append(f"sinks: {', '.join(result.sinks)}")
+    if result.no_resolved:
+        lines.append(f"not told of recovery (send_resolved: false): {', '.join(result.no_resolved)}")
     for s in result.silences:
         lines.append(
             f"silenced by {s.id} until {s.ends_at.isoformat()}{': ' + s.comment if s.comment else ''}"

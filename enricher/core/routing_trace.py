@@ -51,6 +51,8 @@ class Trace:
     routes: tuple[RouteStep, ...]
     sinks: tuple[str, ...]
     fallback: bool
+    #: of ``sinks``, those configured with ``send_resolved: false`` (told of firing, not of recovery)
+    no_resolved: tuple[str, ...]
     silences: tuple[Silence, ...]
     maintenance: tuple[WindowStep, ...]
     inhibit_rules: tuple[InhibitStep, ...]
@@ -65,6 +67,7 @@ class Trace:
             ],
             "sinks": list(self.sinks),
             "fallback": self.fallback,
+            "no_resolved": list(self.no_resolved),
             "silences": [
                 {"id": s.id, "match": _shown(s.match), "ends_at": s.ends_at.isoformat(), "comment": s.comment}
                 for s in self.silences
@@ -116,7 +119,9 @@ def trace(
         if holder is not None
         else None
     )
-    return Trace(dict(labels), steps, sinks, not steps, silenced, windows, inhibits, held)
+    quiet = {s.name for s in config.sinks if not s.send_resolved}
+    no_resolved = tuple(s for s in sinks if s in quiet)
+    return Trace(dict(labels), steps, sinks, not steps, no_resolved, silenced, windows, inhibits, held)
 
 
 def config_silences(config: Config) -> list[Silence]:
