@@ -188,6 +188,7 @@ class TestCommand:
             (["code=1", "code=2"], "code given twice"),
             (["--at", "tomorrow"], "--at: 'tomorrow' is not an ISO 8601 time"),
             (["--expect", "slack"], "--expect: no sink named 'slack'"),
+            (["--with-state"], "--with-state: no state database at"),  # and none is created
         ],
     )
     def test_bad_input_is_one_line_and_exit_2(
@@ -196,6 +197,7 @@ class TestCommand:
         assert main(["routes", "test", "--config", str(write(tmp_path)), *args]) == 2
         captured = capsys.readouterr()
         assert captured.out == "" and captured.err.count("\n") == 1 and message in captured.err
+        assert not (tmp_path / "state").exists()
 
     def test_with_state_reads_stored_silences_and_open_incidents(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]

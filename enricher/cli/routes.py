@@ -103,8 +103,10 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def _state(config: Config, now: datetime) -> tuple[list[Silence], list[dict[str, str]]]:
-    from enricher.wiring.build import open_store
+    from enricher.wiring.build import open_store, state_db
 
+    if config.state.url is None and not state_db(config).is_file():  # never create one to read it
+        raise ConfigError(f"--with-state: no state database at {state_db(config)}")
     store = open_store(config)
     try:
         return store.silences(now), [i.labels for i in store.incidents(state="open", limit=100_000)]
