@@ -204,7 +204,7 @@ so none of them starts on a file `check-config` refuses (`test-sink` checks the 
 the sink it tests, so one broken sink does not stop a test of another). Checked, besides types,
 values and required settings: unknown keys (with a "did you mean" for a near miss), unique names
 (tenants, sinks, maintenance windows), that every sink a route or `default_sinks` names exists,
-IANA time zones, that every `re:` pattern compiles, silence `ends_at` times (ISO 8601 with a zone),
+IANA time zones, that every `re:` pattern compiles, `inhibit_rules` matchers (label, operator, quoting, regex), silence `ends_at` times (ISO 8601 with a zone),
 `health.listen` (`HOST:PORT`) and `basic_user` with `basic_password`; then each tenant's
 credential is built as at start (certificate, token and CA bundle files must exist, a certificate
 must parse), each sink is built (a `template:` must load and render a sample notification, CA
