@@ -14,6 +14,7 @@ import pytest
 
 from connectors.records import RunRecord, RunStatus, Source
 from connectors.simulator import Simulator
+from enricher.core.incidents import Incident
 from enricher.core.kb_schema import SEVERITIES
 from enricher.store import SQLiteStore
 from enricher.store.queries import IncidentFilter
@@ -22,6 +23,18 @@ from enricher.wiring.demo import demo_config
 from tests.fakes import MemorySink
 
 APP = "11111111-2222-4333-8444-555555555555"
+
+
+class CountingStore(SQLiteStore):
+    """The real SQLite store, counting how often the top level is listed."""
+
+    lists = 0
+
+    def list_incidents(
+        self, f: IncidentFilter, *, state: str | None = None, limit: int = 200
+    ) -> list[Incident]:
+        self.lists += 1
+        return super().list_incidents(f, state=state, limit=limit)
 
 
 @pytest.fixture
@@ -33,7 +46,7 @@ def svc(tmp_path: Path) -> Iterator[Service]:
             tmp_path,
             clock=sim.clock.now,
             sinks={"console": MemorySink("console")},
-            store=SQLiteStore(tmp_path / "state.db"),
+            store=CountingStore(tmp_path / "state.db"),
         )
         try:
             yield service
@@ -76,3 +89,24 @@ def test_an_item_failing_an_hour_later_joins_the_first(svc: Service) -> None:
     assert sum(svc.store.open_counts().values()) == len(every) == 3
     gauge = [svc.metrics.value("aadsts_enricher_incidents_open", {"severity": s}) for s in SEVERITIES]
     assert sum(gauge) == 3
+
+
+def test_a_lone_item_failing_again_does_not_look_for_siblings(svc: Service) -> None:
+    """Only a newly open item reads the store's top level; a repeat failure of an open one does not."""
+    store = svc.store
+    assert isinstance(store, CountingStore)
+    now = svc.clock()
+    svc.pipeline.ingest([failed("a", svc, timedelta(0))], now)
+    assert store.lists == 1
+    for n in range(1, 4):
+        record = failed("a", svc, timedelta(hours=n))
+        again = RunRecord(**{**_fields(record), "run_id": f"run-a-{n}"})
+        svc.pipeline.ingest([again], now + timedelta(hours=n))
+    assert store.lists == 1
+    top = IncidentFilter(now - timedelta(days=1), codes=("7000222",), top_level=True)
+    (alone,) = store.list_incidents(top, state="open")
+    assert alone.count == 4 and alone.children == 0
+
+
+def _fields(run: RunRecord) -> dict[str, object]:
+    return {name: getattr(run, name) for name in run.__slots__}  # type: ignore[attr-defined]

@@ -261,12 +261,16 @@ class Pipeline:
         return sum(r.failure for r in runs), opened
 
     def _siblings(self, book: Book, touched: list[Incident], now: datetime) -> list[Incident]:
-        """Open lone incidents of earlier polls with the cause of an item this poll leaves alone,
-        read per code from the top level of the store (only for codes with such an item)."""
-        causes = alone(book, touched)
+        """Open lone incidents of earlier polls with the cause of an item this poll opened and leaves
+        alone, read per code from the top level of the store. Only a newly open item looks: one that
+        was open already was looked for by every item of its cause that opened after it."""
+        opened = [
+            i for i in touched if (was := book.before.get(i.fingerprint)) is None or was.state != "open"
+        ]
+        causes = alone(book, touched) & {parent_fingerprint_of(i) for i in opened if i.root_cause}
         if not causes:
             return []
-        codes = sorted({i.code for i in touched if i.root_cause and parent_fingerprint_of(i) in causes})
+        codes = sorted({i.code for i in opened if i.root_cause and parent_fingerprint_of(i) in causes})
         mine = {i.fingerprint for i in touched}
         found: list[Incident] = []
         for code in codes:
