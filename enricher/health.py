@@ -4,8 +4,10 @@
 within ``ready_after`` (a daemon whose credentials broke an hour ago is alive but not ready). On a
 shared store the last poll may be another replica's: a standby replica is ready too, and
 ``/readyz`` lists the leases this one holds (none: a standby).
-Other modules add routes through ``routes``, per-path response headers through ``headers`` (the
-dashboard does both) and POST endpoints through ``actions`` (the daemon's ``/-/reload``). Binds to
+Other modules add routes through ``routes`` (exact paths) and ``prefixes`` (a path under a prefix,
+its rest handed to the handler: the dashboard's ``/incidents/{id}``), per-path (or per-prefix)
+response headers through ``headers`` (the dashboard does all three) and POST endpoints through
+``actions`` (the daemon's ``/-/reload``). Binds to
 localhost by default; optional basic or bearer auth protects everything but ``/healthz``.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
+import functools
 import hmac
 import io
 import json
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import ParseResult, parse_qs, urlparse
+from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 
 from enricher.errors import ListenError
 from enricher.listener import DEFAULT_LIMITS, Accepted, BoundedServer, Limits, Prefixed, Writer
@@ -35,6 +38,8 @@ log = logging.getLogger("aadsts_enricher.health")
 #: A route handler gets the query and returns (status, content type, body).
 Handler = Callable[[dict[str, list[str]]], tuple[int, str, bytes]]
 Endpoint = Handler  # the name the request handler class below uses (it is itself called Handler)
+#: A prefix route's handler gets the rest of the path (percent-decoded) and the query.
+PrefixHandler = Callable[[str, dict[str, list[str]]], tuple[int, str, bytes]]
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,9 @@ class HealthServer:
             "/readyz": self._ready,
             "/metrics": lambda q: (200, CONTENT_TYPE, metrics.render().encode()),
         }
-        #: extra response headers per path (e.g. a Content-Security-Policy for a page)
+        #: ``/prefix/`` -> handler of every path below it (exact ``routes`` win)
+        self.prefixes: dict[str, PrefixHandler] = {}
+        #: extra response headers per path or prefix (e.g. a Content-Security-Policy for a page)
         self.headers: dict[str, dict[str, str]] = {}
         #: POST endpoints (``/-/reload``); always behind the same auth as everything but /healthz
         self.actions: dict[str, Handler] = {}
@@ -109,6 +116,14 @@ class HealthServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def prefix_route(self, path: str) -> tuple[str, Handler] | None:
+        """The prefix ``path`` falls under and a handler bound to the rest of it (decoded), if any."""
+        for prefix, handler in self.prefixes.items():
+            rest = path[len(prefix) :]
+            if path.startswith(prefix) and rest and "/" not in rest:
+                return prefix, functools.partial(handler, unquote(rest))
+        return None
 
     def _ready(self, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
         last = self.last_success()
@@ -196,7 +211,12 @@ class HealthServer:
                 url = urlparse(self.path)
                 route = server.routes.get(url.path)
                 if route is None:
-                    self._refuse(url.path, head=head)
+                    found = server.prefix_route(url.path)
+                    if found is None:
+                        self._refuse(url.path, head=head)
+                        return
+                    prefix, route = found
+                    self._answer(url, route, head=head, public=False, headers=server.headers.get(prefix))
                     return
                 self._answer(url, route, head=head, public=url.path == "/healthz")
 
@@ -209,7 +229,15 @@ class HealthServer:
                 else:
                     self._send(404, "application/json", b'{"error": "not found"}', head=head)
 
-            def _answer(self, url: ParseResult, route: Endpoint, *, head: bool, public: bool) -> None:
+            def _answer(
+                self,
+                url: ParseResult,
+                route: Endpoint,
+                *,
+                head: bool,
+                public: bool,
+                headers: dict[str, str] | None = None,
+            ) -> None:
                 if not public and not server._auth(self.headers.get("Authorization", "")):
                     self._send(
                         401,
@@ -224,7 +252,7 @@ class HealthServer:
                 except Exception:
                     log.exception("health endpoint failed", extra={"path": url.path})
                     status, ctype, body = 500, "application/json", b'{"error": "internal error"}'
-                self._send(status, ctype, body, server.headers.get(url.path), head=head)
+                self._send(status, ctype, body, headers or server.headers.get(url.path), head=head)
 
             def _send(
                 self,

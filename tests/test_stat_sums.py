@@ -22,7 +22,7 @@ from enricher.notification import ItemRef
 from enricher.store import MemoryStore, SQLiteStore, Store
 from enricher.store.queries import IncidentFilter
 from enricher.store.sqlite import MIGRATIONS
-from enricher.store.sqlite_dashboard import PARENTS
+from enricher.store.sqlite_dashboard import PARENTS, SEARCH
 from enricher.store.tallies import Tally
 
 NOW = datetime(2025, 4, 2, 9, 17, 30, tzinfo=UTC)
@@ -152,11 +152,12 @@ def test_an_older_store_is_summed_when_it_upgrades(tmp_path: Path) -> None:
     f = IncidentFilter(NOW - timedelta(days=7))
     before = plain(store.stat_tally(f, NOW)[0])
     version = store.schema_version
-    assert MIGRATIONS[-1] == PARENTS  # the one migration after the sums: undone first
+    assert MIGRATIONS[-2:] == (PARENTS, SEARCH)  # the migrations after the sums: undone first
     store._db.executescript(
+        "DROP INDEX incidents_first; DROP INDEX incidents_code; ALTER TABLE incidents DROP COLUMN search;"
         "DROP INDEX incidents_list; ALTER TABLE incidents DROP COLUMN parent;"
         "CREATE INDEX incidents_list ON incidents(state, severity, last_seen, resolved_at, source, code, id);"
-        f"DROP TABLE stat_rows; DROP TABLE stat_cells; PRAGMA user_version = {version - 2};"
+        f"DROP TABLE stat_rows; DROP TABLE stat_cells; PRAGMA user_version = {version - 3};"
     )  # the schema before the sums
     store.close()
     reopened = SQLiteStore(path)

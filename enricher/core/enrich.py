@@ -233,30 +233,50 @@ def links(run: RunRecord, code: str, portals: Portals = PUBLIC_PORTALS) -> tuple
     return tuple(found)
 
 
+#: Fabric item types with a page of their own (the path segment after ``/groups/{workspace}/``);
+#: other types link to the Monitoring hub, where the runs of every item are listed.
+_FABRIC_PAGES = {
+    "datapipeline": "datapipelines",
+    "notebook": "synapsenotebooks",
+    "sparkjobdefinition": "sparkjobdefinitions",
+}
+
+
 def _item_link(run: RunRecord, portals: Portals) -> Link | None:
-    ids = [run.container_id, run.item_id, run.run_id]
-    if not all(_SAFE_ID.match(i or "") for i in ids[:2]):
-        return None
+    """The portal page of the failed item or run, from the ids our connectors record.
+
+    Power BI and Fabric key items by workspace and item GUIDs. Data Factory and Synapse record
+    ``subscription_id`` and ``resource_group`` in ``extra`` and the factory or workspace name as
+    the container name (their container id is ``sub/rg/name``), from which the studio's run page
+    is addressed by the resource id and the run id."""
     ws, item = run.container_id, run.item_id
-    if run.source is Source.POWERBI:
-        return Link("Dataset settings in Power BI", f"{portals.powerbi}/groups/{ws}/settings/datasets/{item}")
-    if run.source is Source.POWERBI_DATAFLOW:
-        return Link("Dataflow in Power BI", f"{portals.powerbi}/groups/{ws}/dataflows/{item}")
-    if run.source is Source.FABRIC:
-        return Link("Workspace in Fabric", f"{portals.fabric}/groups/{ws}")
+    if run.source in (Source.POWERBI, Source.POWERBI_DATAFLOW, Source.FABRIC):
+        if not (_SAFE_ID.match(ws or "") and _SAFE_ID.match(item or "")):
+            return None
+        if run.source is Source.POWERBI:
+            return Link(
+                "Dataset settings in Power BI", f"{portals.powerbi}/groups/{ws}/settings/datasets/{item}"
+            )
+        if run.source is Source.POWERBI_DATAFLOW:
+            return Link("Dataflow in Power BI", f"{portals.powerbi}/groups/{ws}/dataflows/{item}")
+        page = _FABRIC_PAGES.get(run.item_type.lower())
+        if page:
+            return Link(f"{run.item_type} in Fabric", f"{portals.fabric}/groups/{ws}/{page}/{item}")
+        return Link("Monitoring hub in Fabric", f"{portals.fabric}/monitoringhub?experience=fabric-developer")
     sub, rg = run.extra.get("subscription_id", ""), run.extra.get("resource_group", "")
-    if not (sub and rg and _SAFE_ID.match(run.run_id or "")):
+    name = run.container_name
+    if not all(_SAFE_ID.match(v or "") for v in (sub, rg, name, run.run_id)):
         return None
     if run.source is Source.ADF:
-        factory = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.DataFactory/factories/{run.container_name}"
+        factory = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.DataFactory/factories/{name}"
         return Link(
             "Pipeline run in Data Factory",
             f"{portals.adf}/en/monitoring/pipelineruns/{run.run_id}?factory={factory}",
         )
     if run.source is Source.SYNAPSE:
-        ws_id = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Synapse/workspaces/{run.container_name}"
+        ws_id = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Synapse/workspaces/{name}"
         return Link(
-            "Pipeline run in Synapse",
+            "Pipeline run in Synapse Studio",
             f"{portals.synapse}/en/monitoring/pipelineruns/{run.run_id}?workspace={ws_id}",
         )
     return None

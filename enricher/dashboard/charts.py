@@ -9,6 +9,7 @@ browser's tooltip) and ``data-*`` attributes naming what it counts.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
 
 from markupsafe import Markup
@@ -16,39 +17,52 @@ from markupsafe import Markup
 from enricher.core.wording import counted
 from enricher.dashboard.stats import DayCount, GroupCount
 
-#: Tableau 10; the last colour is "other codes".
+#: Okabe and Ito's palette, distinguishable with the common colour-vision deficiencies; grey is
+#: "other codes". A code keeps its colour in every view (``code_colour``), whatever its rank.
 PALETTE = (
-    "#4e79a7",
-    "#f28e2b",
-    "#e15759",
-    "#76b7b2",
-    "#59a14f",
-    "#edc948",
-    "#b07aa1",
-    "#ff9da7",
-    "#9c755f",
-    "#bab0ac",
+    "#0072b2",
+    "#e69f00",
+    "#009e73",
+    "#d55e00",
+    "#56b4e9",
+    "#cc79a7",
+    "#f0e442",
+    "#000000",
 )
+OTHER_COLOUR = "#8c8c8c"
+#: Codes an admin sees most get a colour of their own; any other code hashes onto the palette.
+PINNED = {"53003": 0, "7000222": 1, "50076": 2, "700082": 3, "7000215": 4, "700016": 5, "50000": 6}
 OTHER = "other"
 SOURCE_COLOURS = {
-    "powerbi": "#e8b400",
-    "fabric": "#117865",
-    "adf": "#0078d4",
-    "synapse": "#5c2d91",
-    "self": "#7f7f7f",
+    "powerbi": "#e69f00",
+    "fabric": "#009e73",
+    "adf": "#0072b2",
+    "synapse": "#cc79a7",
+    "self": OTHER_COLOUR,
 }
 _FONT = 12
+#: Each chart is drawn twice, for narrow and for wide screens, each at 1:1 scale where it is shown
+#: (the style sheet picks one), so its text is never scaled below 11 px.
+NARROW, WIDE = 340, 1000
+
+
+def code_colour(code: str) -> str:
+    """The same colour for a code on every page and in every filter."""
+    if code == OTHER:
+        return OTHER_COLOUR
+    index = PINNED.get(code)
+    return PALETTE[index if index is not None else zlib.crc32(code.encode()) % len(PALETTE)]
 
 
 def code_colours(codes: Sequence[str]) -> dict[str, str]:
-    """The first nine codes (most failures first) get their own colour, the rest share ``other``."""
-    colours = {code: PALETTE[i] for i, code in enumerate(codes[: len(PALETTE) - 1])}
-    if len(codes) >= len(PALETTE):
-        colours[OTHER] = PALETTE[-1]
+    """The first seven codes (most failures first) are drawn in their own colour, the rest as ``other``."""
+    colours = {code: code_colour(code) for code in codes[:7]}
+    if len(codes) > 7:
+        colours[OTHER] = OTHER_COLOUR
     return colours
 
 
-def failures_per_day(days: Sequence[DayCount], colours: dict[str, str], width: int = 1100) -> Markup:
+def failures_per_day(days: Sequence[DayCount], colours: dict[str, str], width: int = WIDE) -> Markup:
     """Stacked bars: one per day, one segment per code."""
     height, left, bottom, top = 240, 40, 24, 10
     plot_w, plot_h = width - left - 8, height - top - bottom
@@ -56,7 +70,7 @@ def failures_per_day(days: Sequence[DayCount], colours: dict[str, str], width: i
     band = plot_w / max(1, len(days))
     parts = [_open("failures-per-day", width, height, "Failures per day by code")]
     parts += _y_axis(peak, left, top, plot_w, plot_h)
-    every = max(1, math.ceil(len(days) / 10))
+    every = max(1, math.ceil(len(days) / max(2, width // 110)))
     for n, day in enumerate(days):
         x = left + n * band + band * 0.15
         y = float(top + plot_h)
@@ -68,7 +82,7 @@ def failures_per_day(days: Sequence[DayCount], colours: dict[str, str], width: i
                     '<rect class="seg" x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}" '
                     'data-day="{}" data-code="{}" data-count="{}"><title>{}: {} {} failure{}</title></rect>'
                 ).format(
-                    x, y, band * 0.7, h, colours.get(code, PALETTE[-1]), day.day.isoformat(), code, count,
+                    x, y, band * 0.7, h, colours.get(code, OTHER_COLOUR), day.day.isoformat(), code, count,
                     day.day.isoformat(), count, _code_label(code), "" if count == 1 else "s",
                 )
             )  # fmt: skip
@@ -88,10 +102,10 @@ def horizontal_bars(
     rows: Sequence[GroupCount],
     colours: dict[str, str] | None = None,
     label: str = "",
-    width: int = 540,
+    width: int = WIDE,
 ) -> Markup:
     """One bar per row (failures), longest first; ``colours`` maps a row's source to its colour."""
-    row_h, left = 24, min(300, width // 3)
+    row_h, left = 24, min(300, width * 2 // 5)
     height = max(1, len(rows)) * row_h + 8
     peak = max((r.failures for r in rows), default=0) or 1
     parts = [_open(name, width, height, label)]
@@ -106,7 +120,7 @@ def horizontal_bars(
                 'data-count="{}"><title>{}: {}, {} ({} open)</title></rect>'
                 '<text x="{:.1f}" y="{}">{}</text>'
             ).format(
-                left - 6, y + 15, _clip(row.label, 34),
+                left - 6, y + 15, _clip(row.label, max(8, left // 8)),
                 left, y + 3, max(w, 1.0), row_h - 8, fill, row.name,
                 row.failures, row.label, counted(row.failures, "failure"),
                 counted(row.incidents, "incident"), row.open,
@@ -118,7 +132,7 @@ def horizontal_bars(
     return _close(parts)
 
 
-def resolve_histogram(buckets: Sequence[tuple[str, int]], width: int = 540) -> Markup:
+def resolve_histogram(buckets: Sequence[tuple[str, int]], width: int = WIDE) -> Markup:
     """How long resolved incidents stayed open, bucketed."""
     height, left, bottom, top = 170, 40, 24, 10
     plot_w, plot_h = width - left - 8, height - top - bottom
@@ -135,7 +149,7 @@ def resolve_histogram(buckets: Sequence[tuple[str, int]], width: int = 540) -> M
                 'data-name="{}" data-count="{}"><title>{}: {} incidents</title></rect>'
                 '<text x="{:.1f}" y="{}" text-anchor="middle">{}</text>'
             ).format(
-                x, top + plot_h - h, band * 0.6, h, PALETTE[4], label, count, label, count,
+                x, top + plot_h - h, band * 0.6, h, PALETTE[0], label, count, label, count,
                 x + band * 0.3, height - 8, label,
             )
         )  # fmt: skip
@@ -194,9 +208,9 @@ def _clip(text: str, limit: int) -> str:
 
 def _open(name: str, width: int, height: int, label: str) -> Markup:
     return Markup(
-        '<svg class="chart" data-chart="{}" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
-        'aria-label="{}" font-size="{}" xmlns="http://www.w3.org/2000/svg">'
-    ).format(name, width, height, width, height, label, _FONT)
+        '<svg class="chart {}" data-chart="{}" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
+        'aria-label="{} (the numbers are in the table below)" font-size="{}" xmlns="http://www.w3.org/2000/svg">'
+    ).format("narrow" if width <= NARROW else "wide", name, width, height, width, height, label, _FONT)
 
 
 def _empty(width: int, y: float, text: str) -> Markup:

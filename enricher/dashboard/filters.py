@@ -28,6 +28,7 @@ MAX_RANGE = timedelta(days=366)
 _RANGE_RX = re.compile(r"^(\d{1,4})([hd])$")
 _CODE_RX = re.compile(r"^(?:aadsts)?(\d{1,8})$", re.IGNORECASE)
 _MAX_VALUES = 50
+MAX_QUERY = 200
 
 
 class FilterError(ValueError):
@@ -41,6 +42,7 @@ class Filters:
     codes: tuple[str, ...] = ()
     workspaces: tuple[str, ...] = ()
     range: str = DEFAULT_RANGE
+    q: str = ""
 
     @property
     def span(self) -> timedelta:
@@ -55,6 +57,7 @@ class Filters:
             "code": list(self.codes),
             "workspace": list(self.workspaces),
             "range": self.range,
+            "q": self.q,
         }
 
     def query(self, **changes: str | None) -> str:
@@ -65,6 +68,7 @@ class Filters:
             "code": [",".join(self.codes)],
             "workspace": list(self.workspaces),
             "range": [] if self.range == DEFAULT_RANGE else [self.range],
+            "q": [self.q],
         }
         for key, value in changes.items():
             values[key] = [value] if value else []
@@ -93,7 +97,16 @@ def parse_filters(query: Mapping[str, Sequence[str]]) -> Filters:
         codes=tuple(dict.fromkeys(codes)),
         workspaces=_values(query, "workspace", split=False),
         range=_range(query),
+        q=_q(query),
     )
+
+
+def _q(query: Mapping[str, Sequence[str]]) -> str:
+    given = [v.strip() for v in query.get("q", ()) if v.strip()]
+    text = " ".join(given[-1].split()) if given else ""
+    if len(text) > MAX_QUERY:
+        raise FilterError(f"q: at most {MAX_QUERY} characters")
+    return text
 
 
 def _values(

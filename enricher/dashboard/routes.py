@@ -9,18 +9,32 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 
 from enricher.core.forecast import Expiring
+from enricher.core.knowledge import KnowledgeBase, load_knowledge
 from enricher.dashboard.filters import FilterError, Filters, parse_filters
-from enricher.dashboard.page import Page, choices_of, error_page, render_page
+from enricher.dashboard.page import (
+    CodePage,
+    IncidentPage,
+    Listing,
+    Page,
+    SourceHealth,
+    choices_of,
+    error_page,
+    render_code,
+    render_incident,
+    render_page,
+)
 from enricher.dashboard.stats import Stats, stats_from, stats_json
+from enricher.dashboard.timeline import timeline
 from enricher.dashboard.view import incident_json, incident_view, scrub
 from enricher.health import HealthServer
 from enricher.store import Store
-from enricher.store.queries import IncidentFilter, IncidentRow
+from enricher.store.queries import SORTS, IncidentFilter, IncidentRow
 
 Response = tuple[int, str, bytes]
 Query = Mapping[str, Sequence[str]]
@@ -42,24 +56,43 @@ STATIC = {
 }
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
-#: How many incidents the page lists (of the open ones, and of the resolved ones); counts cover all.
-PAGE_LIMIT = 200
+#: How many resolved incidents the page lists (the latest); counts cover all.
+PAGE_LIMIT = 20
+#: Open incidents per page of the overview's table.
+PER_PAGE = 25
 #: ``/api/incidents``: incidents per response by default, and at most (counts cover all).
 API_LIMIT = 200
 MAX_LIMIT = 1000
-_FILTER_PARAMS = {"source", "severity", "code", "workspace", "range"}
+#: How many children a parent's page lists.
+CHILDREN_LIMIT = 200
+_FILTER_PARAMS = {"source", "severity", "code", "workspace", "range", "q"}
+_PAGE_PARAMS = {"sort", "page", "since"}
+_SINCE_RX = re.compile(r"^(\d{1,4})([hd])$")
+_EVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def register(server: HealthServer, store: Store, clock: Callable[[], datetime]) -> None:
-    """Add the dashboard's routes to ``server`` (before or after it started)."""
-    board = Dashboard(store, clock)
+def register(
+    server: HealthServer,
+    store: Store,
+    clock: Callable[[], datetime],
+    *,
+    sources: Callable[[], Sequence[str]] = tuple,
+    kb: Callable[[], KnowledgeBase] | None = None,
+) -> None:
+    """Add the dashboard's routes to ``server`` (before or after it started). ``sources`` names the
+    configured source jobs (``tenant/source``) whose polls the first screen reports, and ``kb`` the
+    knowledge base the code pages explain (the built-in one when not given); both are asked per
+    request, so a reload shows."""
+    board = Dashboard(store, clock, sources, kb)
     server.routes["/"] = board.page
     server.routes["/api/incidents"] = board.api_incidents
     server.routes["/api/stats"] = board.api_stats
+    server.prefixes["/incidents/"] = board.incident
+    server.prefixes["/codes/"] = board.code
     for path, ctype in STATIC.items():
         body = resources.files("enricher.dashboard").joinpath(path.lstrip("/")).read_bytes()
         server.routes[path] = _asset(ctype, body)
-    for path in ("/", "/api/incidents", "/api/stats", *STATIC):
+    for path in ("/", "/api/incidents", "/api/stats", "/incidents/", "/codes/", *STATIC):
         server.headers[path] = SECURITY_HEADERS
 
 
@@ -69,27 +102,104 @@ EXPIRING_SPAN = timedelta(days=30)
 
 
 class Dashboard:
-    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], datetime],
+        sources: Callable[[], Sequence[str]] = tuple,
+        kb: Callable[[], KnowledgeBase] | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.sources = sources
+        self._kb = kb
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self._kb() if self._kb else _builtin_kb()
 
     def page(self, query: Query) -> Response:
         try:
-            filters = _filters(query, set())
+            filters = _filters(query, _PAGE_PARAMS)
+            now = self.clock()
+            listing = _listing(query, now)
         except FilterError as exc:
             return 400, HTML, error_page(str(exc)).encode()
-        now = self.clock()
         chosen = _store_filter(filters, now)
         top = dataclasses.replace(chosen, top_level=True)  # children are listed by their parent
-        opened, resolved = (
-            [incident_view(i) for i in self.store.list_incidents(top, state=state, limit=PAGE_LIMIT)]
-            for state in ("open", "resolved")
+        counts = self.store.count_incidents(top)
+        last_page = max(1, -(-counts.get("open", 0) // PER_PAGE))
+        listing = dataclasses.replace(listing, page=min(listing.page, last_page))
+        opened = self.store.list_incidents(
+            top, state="open", limit=PER_PAGE, offset=(listing.page - 1) * PER_PAGE, sort=listing.sort
         )
-        shown = [_scrubbed(r) for r in self.store.incident_rows(IncidentFilter(now - filters.span))]
-        stats = self._stats(chosen, filters, now)
-        backlog = self.store.backlog()
-        page = Page(now, filters, opened, resolved, stats, choices_of(shown), backlog, self._expiring(now))
+        resolved = self.store.list_incidents(top, state="resolved", limit=PAGE_LIMIT)
+        stats = self._stats(_unsearched(chosen), filters, now)
+        page = Page(
+            now,
+            filters,
+            [incident_view(i) for i in opened],
+            [incident_view(i) for i in resolved],
+            stats,
+            choices_of(stats),
+            self.store.backlog(),
+            self._expiring(now),
+            listing,
+            counts,
+            self.store.summary(top, listing.since or now - timedelta(hours=24)),
+            self._health(),
+        )
         return 200, HTML, render_page(page).encode()
+
+    def incident(self, iid: str, query: Query) -> Response:
+        """``/incidents/{id}``: the incident, its timeline, its children and its code's guidance."""
+        if query:
+            return 400, HTML, error_page(f"unknown parameter {sorted(query)[0]!r}").encode()
+        now = self.clock()
+        found = self.store.list_incidents(IncidentFilter(_EVER, ids=(iid,)), limit=1)
+        if not found:
+            return 404, HTML, error_page("No incident has this id (resolved ones are kept 7 days).",
+                                         "Incident not found").encode()  # fmt: skip
+        inc = incident_view(found[0])
+        children = self.store.list_incidents(IncidentFilter(_EVER, parent=iid), limit=CHILDREN_LIMIT)
+        page = IncidentPage(
+            now,
+            inc,
+            timeline(self.store.events(iid)),
+            [incident_view(c) for c in children],
+            self.kb.get(inc.code),
+        )
+        return 200, HTML, render_incident(page).encode()
+
+    def code(self, code: str, query: Query) -> Response:
+        """``/codes/{code}``: what the knowledge base says about it, and its open incidents."""
+        if query:
+            return 400, HTML, error_page(f"unknown parameter {sorted(query)[0]!r}").encode()
+        digits = code.upper().removeprefix("AADSTS")
+        entry = self.kb.get(digits) if digits.isdigit() else None
+        if entry is None:
+            return 404, HTML, error_page(f"The knowledge base has no entry for {code[:20]!r}.",
+                                         "Code not found").encode()  # fmt: skip
+        now = self.clock()
+        f = IncidentFilter(now, codes=(entry.code,), top_level=True)
+        opened = self.store.list_incidents(f, state="open", limit=PER_PAGE)
+        known = frozenset(c for c in entry.related if self.kb.get(c) is not None)
+        page = CodePage(
+            now,
+            entry,
+            [incident_view(i) for i in opened],
+            self.store.count_incidents(f).get("open", 0),
+            known,
+        )
+        return 200, HTML, render_code(page).encode()
+
+    def _health(self) -> list[SourceHealth]:
+        out = []
+        for name in self.sources():
+            tried, ok = self.store.last_beat(f"poll:{name}"), self.store.last_beat(f"poll-ok:{name}")
+            error = "" if tried is None or tried[1] == "ok" else _scrub(tried[1])
+            out.append(SourceHealth(name, tried[0] if tried else None, ok[0] if ok else None, error))
+        return out
 
     def _expiring(self, now: datetime) -> list[Expiring]:
         """Credentials the last forecast saw unrotated that end within the panel's 30 days."""
@@ -126,7 +236,7 @@ class Dashboard:
         except FilterError as exc:
             return _json(400, {"error": str(exc)})
         now = self.clock()
-        stats = stats_json(self._stats(_store_filter(filters, now), filters, now))
+        stats = stats_json(self._stats(_unsearched(_store_filter(filters, now)), filters, now))
         return _json(200, {"generated_at": now.isoformat(), "filters": filters.as_dict(), **stats})
 
     def _stats(self, chosen: IncidentFilter, filters: Filters, now: datetime) -> Stats:
@@ -135,9 +245,44 @@ class Dashboard:
         return stats_from(counts, seconds, chosen.since, now, clean=_scrub)
 
 
+@functools.cache
+def _builtin_kb() -> KnowledgeBase:
+    return load_knowledge()
+
+
+def _unsearched(f: IncidentFilter) -> IncidentFilter:
+    """The charts' numbers come from the store's sums, which know no search text."""
+    return dataclasses.replace(f, q="")
+
+
+def _listing(query: Query, now: datetime) -> Listing:
+    sort = _one(query, "sort", SORTS) or SORTS[0]
+    pages = [v.strip() for v in query.get("page", ()) if v.strip()]
+    if pages and not (pages[-1].isdigit() and 1 <= int(pages[-1]) <= 100_000):
+        raise FilterError(f"page: {pages[-1]!r} is not a page number")
+    given = [v.strip() for v in query.get("since", ()) if v.strip()]
+    since_param = given[-1] if given else "24h"
+    match = _SINCE_RX.match(since_param.lower())
+    if match:
+        number, unit = int(match.group(1)), match.group(2)
+        since = now - (timedelta(hours=number) if unit == "h" else timedelta(days=number))
+    else:
+        try:
+            since = datetime.fromisoformat(since_param)
+        except ValueError:
+            raise FilterError(f"since: {since_param!r} is not like 24h, 7d or 2026-03-01T08:00Z") from None
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    return Listing(sort, int(pages[-1]) if pages else 1, PER_PAGE, since, since_param)
+
+
 def _store_filter(filters: Filters, now: datetime) -> IncidentFilter:
     return IncidentFilter(
-        now - filters.span, filters.sources, filters.severities, filters.codes, filters.workspaces
+        now - filters.span,
+        filters.sources,
+        filters.severities,
+        filters.codes,
+        filters.workspaces,
+        q=filters.q,
     )
 
 

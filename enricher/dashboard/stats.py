@@ -74,6 +74,8 @@ class Stats:
     sources: tuple[GroupCount, ...]
     containers: tuple[GroupCount, ...]
     resolve: ResolveStats
+    #: every workspace and factory name in the range, for the filter's choices (the chart: the top 10)
+    container_names: tuple[str, ...] = ()
 
 
 def compute_stats(
@@ -131,6 +133,9 @@ def stats_from(
         sources=sources,
         containers=_ranked(groups["container"])[:TOP_CONTAINERS],
         resolve=resolve_stats(seconds),
+        container_names=tuple(
+            sorted({g.name for g in _ranked(groups["container"]) if g.name}, key=str.casefold)
+        ),
     )
 
 

@@ -13,7 +13,7 @@ from enricher.core.incidents import Book, Incident, Pending
 from enricher.core.routing import Silence
 from enricher.core.signin import Lookup
 from enricher.notification import Notification
-from enricher.store.queries import IncidentFilter, IncidentRow
+from enricher.store.queries import IncidentFilter, IncidentRow, Summary
 from enricher.store.tallies import Tally
 
 OutboxState = Literal["pending", "delivered", "dead"]
@@ -114,9 +114,21 @@ class Store(Protocol):
         ...
 
     def list_incidents(
-        self, f: IncidentFilter, *, state: str | None = None, limit: int = 200
+        self,
+        f: IncidentFilter,
+        *,
+        state: str | None = None,
+        limit: int = 200,
+        offset: int = 0,
+        sort: str = "severity",
     ) -> list[Incident]:
-        """The first ``limit`` incidents matching ``f`` (and ``state``) in ``list_key`` order."""
+        """``limit`` incidents matching ``f`` (and ``state``) from ``offset`` on, in the order
+        ``queries.sort_key(sort)`` says (``severity``: ``list_key``)."""
+        ...
+
+    def summary(self, f: IncidentFilter, since: datetime) -> Summary:
+        """Open incidents matching ``f`` per severity, and how many of those matching ``f`` first
+        failed or were resolved at or after ``since``."""
         ...
 
     def incident_rows(self, f: IncidentFilter) -> list[IncidentRow]: ...

@@ -28,7 +28,15 @@ from enricher.store.base import (
     run_key,
     worth_processing,
 )
-from enricher.store.queries import IncidentFilter, IncidentRow, list_key, matches, row_of
+from enricher.store.queries import (
+    IncidentFilter,
+    IncidentRow,
+    Summary,
+    matches,
+    row_of,
+    severity_of,
+    sort_key,
+)
 from enricher.store.sqlite_signins import LookupState
 from enricher.store.tallies import Tally, exact_tally
 
@@ -194,10 +202,27 @@ class MemoryStore:
         return counts
 
     def list_incidents(
-        self, f: IncidentFilter, *, state: str | None = None, limit: int = 200
+        self,
+        f: IncidentFilter,
+        *,
+        state: str | None = None,
+        limit: int = 200,
+        offset: int = 0,
+        sort: str = "severity",
     ) -> list[Incident]:
         found = [i for i in self._s.incidents.values() if matches(i, f) and state in (None, i.state)]
-        return sorted(found, key=list_key)[:limit]
+        return sorted(found, key=sort_key(sort))[offset : offset + limit]
+
+    def summary(self, f: IncidentFilter, since: datetime) -> Summary:
+        by_severity: dict[str, int] = {}
+        new = resolved = 0
+        for i in self._s.incidents.values():
+            if matches(i, f):
+                if i.state == "open":
+                    by_severity[severity_of(i)] = by_severity.get(severity_of(i), 0) + 1
+                new += i.first_seen >= since
+                resolved += i.resolved_at is not None and i.resolved_at >= since
+        return Summary(by_severity, new, resolved)
 
     def incident_rows(self, f: IncidentFilter) -> list[IncidentRow]:
         return [row_of(i) for i in self._s.incidents.values() if matches(i, f)]

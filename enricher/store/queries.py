@@ -9,6 +9,7 @@ the order; the SQLite store says the same in SQL and the contract tests hold the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,6 +33,11 @@ class IncidentFilter:
     #: only incidents that are no parent's child (a parent lists its children, so the top level
     #: counts each root cause once)
     top_level: bool = False
+    #: text the incident's :func:`search_text` must contain (compared case-folded); "" matches all
+    q: str = ""
+    #: only these incidents (a permalink), and only the children of this parent
+    ids: tuple[str, ...] = ()
+    parent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +74,31 @@ def matches(inc: Incident, f: IncidentFilter) -> bool:
         and (not f.codes or inc.code in f.codes)
         and (not wanted or any(w.casefold() in wanted for w in workspaces_of(inc)))
         and (not f.top_level or inc.parent is None)
+        and (not f.q or f.q.casefold() in search_text(inc))
+        and (not f.ids or inc.id in f.ids)
+        and (f.parent is None or inc.parent == f.parent)
     )
+
+
+def search_text(inc: Incident) -> str:
+    """What the dashboard's search (``q=``) looks in: code, title, item, type and workspace names.
+
+    Case-folded and kept in its own column by the SQLite store, so a search reads no body."""
+    title = inc.content.get("title")
+    parts = [f"aadsts{inc.code}", title if isinstance(title, str) else ""]
+    parts += [f"{i.item_name} {i.item_type} {i.container_name}" for i in inc.items]
+    return " ".join(parts).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The dashboard's first line: open incidents per severity, and what changed since a moment."""
+
+    open_by_severity: dict[str, int]
+    #: first failure at or after the moment
+    new: int
+    #: resolved at or after the moment
+    resolved: int
 
 
 def list_key(inc: Incident) -> tuple[int, int, float, float, str]:
@@ -76,6 +106,24 @@ def list_key(inc: Incident) -> tuple[int, int, float, float, str]:
     if inc.state == "open":
         return (0, RANK[severity_of(inc)], -inc.last_seen.timestamp(), 0.0, inc.id)
     return (1, 0, 0.0, -(inc.resolved_at or inc.last_seen).timestamp(), inc.id)
+
+
+#: The orders a list can be sorted in (``list_incidents(sort=...)``); the first is the default.
+SORTS = ("severity", "last", "first", "code")
+
+
+def sort_key(sort: str) -> Callable[[Incident], tuple[object, ...]]:
+    """The Python order for ``sort`` (open first, then resolved, as ``list_key``; ties by id).
+
+    ``last``: latest failure first; ``first``: newest first failure first; ``code``: by code,
+    then latest failure first. The SQLite store says the same in SQL."""
+    if sort == "last":
+        return lambda i: (i.state != "open", -i.last_seen.timestamp(), i.id)
+    if sort == "first":
+        return lambda i: (i.state != "open", -i.first_seen.timestamp(), i.id)
+    if sort == "code":
+        return lambda i: (i.state != "open", i.code, -i.last_seen.timestamp(), i.id)
+    return list_key
 
 
 def row_of(inc: Incident) -> IncidentRow:

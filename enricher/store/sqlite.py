@@ -25,7 +25,7 @@ from enricher.store.base import (
     worth_processing,
 )
 from enricher.store.codec import incident_from, silence_from, silence_json
-from enricher.store.sqlite_dashboard import LIST_INDEX, PARENTS, WORKSPACE_KEYS, DashboardQueries
+from enricher.store.sqlite_dashboard import LIST_INDEX, PARENTS, SEARCH, WORKSPACE_KEYS, DashboardQueries
 from enricher.store.sqlite_incidents import INCIDENT_INDEXES, IncidentTables
 from enricher.store.sqlite_outbox import OutboxTable
 from enricher.store.sqlite_signins import SIGNIN_LOOKUPS, SigninTable
@@ -82,6 +82,8 @@ MIGRATIONS: tuple[str, ...] = (
     STAT_TABLES,
     # 10: the parent of a child incident (the dashboard's top level)
     PARENTS,
+    # 11: the dashboard's search text and the indexes of its other list orders
+    SEARCH,
 )
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from enricher.core.incidents import Incident
 from enricher.store.codec import incident_from
-from enricher.store.queries import RANK, IncidentFilter, IncidentRow
+from enricher.store.queries import RANK, IncidentFilter, IncidentRow, Summary
 
 #: Migration 5: case-folded workspace names for the workspace filter (older rows: ASCII lower case).
 WORKSPACE_KEYS = """
@@ -33,6 +33,17 @@ PARENTS = """
     DROP INDEX incidents_list;
     CREATE INDEX incidents_list ON incidents(state, severity, last_seen, resolved_at, source, code, parent, id);
     """
+#: Migration 11: the search text of each incident (``queries.search_text``; older rows get SQLite's
+#: ASCII lower case until they are saved again) and the indexes the other list orders sort in.
+SEARCH = """
+    ALTER TABLE incidents ADD COLUMN search TEXT NOT NULL DEFAULT '';
+    UPDATE incidents SET search = lower('aadsts' || code || ' ' || coalesce(json_extract(body, '$.content.title'), '')
+        || coalesce((SELECT ' ' || group_concat(coalesce(json_extract(value, '$.item_name'), '') || ' '
+        || coalesce(json_extract(value, '$.item_type'), '') || ' '
+        || coalesce(json_extract(value, '$.container_name'), ''), ' ') FROM json_each(body, '$.items')), ''));
+    CREATE INDEX incidents_first ON incidents(state, first_seen);
+    CREATE INDEX incidents_code ON incidents(state, code, last_seen);
+    """
 _RANK_SQL = (
     "CASE severity " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in RANK.items()) + f" ELSE {RANK['info']} END"
 )
@@ -40,6 +51,13 @@ _ORDER = (
     f" ORDER BY state != 'open', CASE WHEN state = 'open' THEN {_RANK_SQL} ELSE 0 END,"
     " CASE WHEN state = 'open' THEN last_seen END DESC, coalesce(resolved_at, last_seen) DESC, id"
 )
+#: ``queries.sort_key`` in SQL, per sort.
+_ORDERS = {
+    "severity": _ORDER,
+    "last": " ORDER BY state != 'open', last_seen DESC, id",
+    "first": " ORDER BY state != 'open', first_seen DESC, id",
+    "code": " ORDER BY state != 'open', code, last_seen DESC, id",
+}
 _ROW = (
     "SELECT id, state, {severity}, code, coalesce(json_extract(body, '$.content.short'), ''), source, "
     "first_seen, last_seen, resolved_at, json_extract(body, '$.count') FROM incidents"
@@ -58,15 +76,22 @@ class DashboardQueries:
         return {state: int(n) for state, n in rows.fetchall()}
 
     def list_incidents(
-        self, f: IncidentFilter, *, state: str | None = None, limit: int = 200
+        self,
+        f: IncidentFilter,
+        *,
+        state: str | None = None,
+        limit: int = 200,
+        offset: int = 0,
+        sort: str = "severity",
     ) -> list[Incident]:
         where, args = _where(f)
         if state:
             where, args = f"{where} AND state = ?", [*args, state]
+        order = _ORDERS.get(sort, _ORDER)
         page = [
             r
             for (r,) in self._run(
-                f"SELECT rowid FROM incidents WHERE {where}{_ORDER} LIMIT ?", [*args, limit]
+                f"SELECT rowid FROM incidents WHERE {where}{order} LIMIT ? OFFSET ?", [*args, limit, offset]
             )
         ]
         bodies = dict(
@@ -75,6 +100,20 @@ class DashboardQueries:
             )
         )
         return [incident_from(bodies[r]) for r in page]
+
+    def summary(self, f: IncidentFilter, since: datetime) -> Summary:
+        where, args = _where(f)
+        at = since.isoformat()
+        severity = f"CASE WHEN severity IN ({', '.join(repr(s) for s in RANK)}) THEN severity ELSE 'info' END"
+        rows = self._run(
+            f"SELECT {severity}, COUNT(*) FROM incidents WHERE {where} AND state = 'open' GROUP BY 1", args
+        ).fetchall()
+        new, resolved = self._run(
+            f"SELECT COALESCE(SUM(first_seen >= ?), 0), COALESCE(SUM(resolved_at >= ?), 0) FROM incidents "
+            f"WHERE {where} AND (first_seen >= ? OR resolved_at >= ?)",
+            [at, at, *args, at, at],
+        ).fetchone()
+        return Summary({s: int(n) for s, n in rows}, int(new), int(resolved))
 
     def incident_rows(self, f: IncidentFilter) -> list[IncidentRow]:
         where, args = _where(f)
@@ -132,6 +171,15 @@ def _where(f: IncidentFilter) -> tuple[str, list[object]]:
         args += [*f.severities, *(RANK if unknown else ())]
     if f.top_level:
         parts.append("parent IS NULL")
+    if f.ids:
+        parts.append(f"id IN ({', '.join('?' * len(f.ids))})")
+        args += f.ids
+    if f.parent is not None:
+        parts.append("parent = ?")
+        args.append(f.parent)
+    if f.q:
+        parts.append("search LIKE ? ESCAPE '\\'")
+        args.append("%" + _like(f.q.casefold()) + "%")
     if f.workspaces:
         keys = sorted({w.casefold() for w in f.workspaces})
         parts.append(
@@ -139,3 +187,8 @@ def _where(f: IncidentFilter) -> tuple[str, list[object]]:
         )
         args += keys
     return " AND ".join(parts), args
+
+
+def _like(text: str) -> str:
+    """``text`` with LIKE's wildcards taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

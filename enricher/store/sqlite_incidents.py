@@ -14,6 +14,7 @@ from datetime import datetime
 
 from enricher.core.incidents import Book, Incident, Pending
 from enricher.store.codec import incident_from, incident_json, pending_from, pending_row
+from enricher.store.queries import search_text
 
 #: Migration 4: polls and flushes read incidents by index instead of loading the whole book.
 INCIDENT_INDEXES = """
@@ -134,8 +135,8 @@ class IncidentTables:
     def _save_incident(self, inc: Incident) -> None:
         self._run(
             "INSERT OR REPLACE INTO incidents (id, fingerprint, state, code, severity, source, first_seen, "
-            "last_seen, resolved_at, body, tenant, notified, last_notified_at, flapping, last_change, parent) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "last_seen, resolved_at, body, tenant, notified, last_notified_at, flapping, last_change, parent, "
+            "search) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 inc.id,
                 inc.fingerprint,
@@ -153,6 +154,7 @@ class IncidentTables:
                 int(inc.flapping),
                 _iso(inc.changes[-1] if inc.changes else None),
                 inc.parent,
+                search_text(inc),
             ),
         )
         self._run("DELETE FROM incident_items WHERE incident_id = ?", (inc.id,))

@@ -236,7 +236,13 @@ class Service:
         )
         from enricher.dashboard import register as add_dashboard  # the page, /api/*, /static/*
 
-        add_dashboard(server, self.store, self.clock)
+        add_dashboard(  # a reload may change the jobs and the knowledge base: read them per request
+            server,
+            self.store,
+            self.clock,
+            sources=lambda: [j.name for j in self.jobs],
+            kb=lambda: self.pipeline.kb,
+        )
         if self.config.ingest.enabled:
             self.add_ingest(server)
         return server

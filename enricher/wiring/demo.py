@@ -66,7 +66,8 @@ def demo_config_data(
                         "type": "synapse",
                         "interval": "10s",
                         "lookback": "6h",
-                        "workspaces": [{"name": ws.name} for ws in tenant.synapse],
+                        # where the workspace lives: only used for Synapse Studio links
+                        "workspaces": [{"name": ws.name, **_synapse_home(tenant)} for ws in tenant.synapse],
                     },
                 ],
             }
@@ -143,3 +144,12 @@ def run_demo(
             service.close()
         sim.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _synapse_home(tenant: Any) -> dict[str, str]:
+    """The scenario's first subscription and resource group (the simulator's Synapse API does not
+    need them; the Synapse Studio links do)."""
+    for sub in tenant.subscriptions:
+        if sub.id and sub.resource_groups:
+            return {"subscription_id": sub.id, "resource_group": sub.resource_groups[0].name}
+    return {}

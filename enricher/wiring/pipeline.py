@@ -172,6 +172,8 @@ class Pipeline:
                 self.store.beat(
                     f"poll:{job.name}", now, "ok" if report.ok else "; ".join(report.errors)[:500]
                 )
+                if report.ok:  # the dashboard shows the last good poll beside the last attempt
+                    self.store.beat(f"poll-ok:{job.name}", now, "ok")
         except BaseException:
             # nothing of this poll was stored: a connector that remembers what it saw between polls
             # (Power BI's last refresh per dataset) must forget it, or the next poll skips those runs

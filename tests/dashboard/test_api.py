@@ -27,7 +27,8 @@ class TestIncidents:
         body = demo.json("/api/incidents")
         assert set(body) == {"generated_at", "filters", "total", "open", "resolved", "incidents"}
         assert body["filters"] == {
-            "source": [], "severity": [], "code": [], "workspace": [], "range": "7d", "state": None, "limit": 200,
+            "source": [], "severity": [], "code": [], "workspace": [], "range": "7d", "q": "", "state": None,
+            "limit": 200,
         }  # fmt: skip
         incidents = body["incidents"]
         assert body["total"] == len(incidents) == body["open"] + body["resolved"]

@@ -21,7 +21,7 @@ def strip(store: MemoryStore) -> str:
 
 
 def test_nothing_waiting() -> None:
-    assert "nothing waiting for delivery" in strip(MemoryStore())
+    assert "Nothing waiting for delivery" in strip(MemoryStore())
 
 
 def test_a_sink_that_waits_shows_depth_age_and_next_try() -> None:
@@ -34,7 +34,7 @@ def test_a_sink_that_waits_shows_depth_age_and_next_try() -> None:
     (email,) = store.due(NOW, sink="email")
     store.mark_delivered(email.id, NOW)
     shown = strip(store)
-    assert '<li data-sink="slack"><strong>2</strong> waiting for slack' in shown
+    assert '<li data-sink="slack" class="bad">' in shown and "<strong>2</strong> waiting for slack" in shown
     assert "oldest 2 h ago" in shown
     assert "2025-04-02 09:10 UTC" in shown
     assert "email" not in shown  # delivered: nothing waits

@@ -8,7 +8,15 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from enricher.dashboard.charts import _nice, code_colours, failures_per_day, horizontal_bars
+from enricher.dashboard.charts import (
+    PALETTE,
+    PINNED,
+    _nice,
+    code_colour,
+    code_colours,
+    failures_per_day,
+    horizontal_bars,
+)
 from enricher.dashboard.filters import FilterError, Filters, parse_filters
 from enricher.dashboard.stats import DayCount, GroupCount, compute_stats, failure_times, resolve_stats
 from enricher.dashboard.view import IncidentView, ItemView, safe_url, scrub
@@ -153,9 +161,9 @@ class TestCharts:
     def test_axis_maximum_is_round(self, value: int, top: int) -> None:
         assert _nice(value) == top
 
-    def test_ten_codes_and_more_share_other(self) -> None:
+    def test_eight_codes_and_more_share_other(self) -> None:
         colours = code_colours([str(n) for n in range(12)])
-        assert len(colours) == 10 and "other" in colours and "9" not in colours
+        assert len(colours) == 8 and "other" in colours and "7" not in colours
         svg = failures_per_day([DayCount(date(2025, 4, 2), {"1": 2, "11": 3})], colours)
         assert 'data-code="other" data-count="3"' in svg and 'data-code="1" data-count="2"' in svg
 
@@ -168,3 +176,13 @@ class TestCharts:
     def test_empty_charts_say_so(self) -> None:
         assert "No failures in this range" in failures_per_day([DayCount(date(2025, 4, 2), {})], {})
         assert "Nothing in this range" in horizontal_bars("by-source", [])
+
+
+class TestColours:
+    @pytest.mark.parametrize("codes", [["53003", "50076"], ["50076", "53003"], ["1", "2", "3", "53003"]])
+    def test_a_code_keeps_its_colour_whatever_its_rank(self, codes: list[str]) -> None:
+        """The legend of any view gives 53003 the same colour (it used to follow the rank)."""
+        assert code_colours(codes)["53003"] == code_colour("53003") == PALETTE[0]
+
+    def test_pinned_codes_differ(self) -> None:
+        assert len({code_colour(c) for c in PINNED}) == len(PINNED)

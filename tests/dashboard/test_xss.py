@@ -114,7 +114,7 @@ def test_page_has_no_active_markup(hostile: Served, path: str) -> None:
     for _, attrs in tags:
         for name in ("href", "src", "action", "xlink:href"):
             value = (attrs.get(name) or "").strip().lower()
-            assert not value or value.startswith(("/", "https://", "http://", "data:,")), value
+            assert not value or value.startswith(("/", "#", "https://", "http://", "data:,")), value
     assert SECRET not in html and "eyJhbGciOiJIUzI1NiJ9" not in html
     if path == "/":
         assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in html  # shown as text
@@ -146,8 +146,8 @@ def test_nothing_runs_in_the_browser(hostile: Served, page: Any) -> None:
         assert page.evaluate("() => window.__xss") is None
         assert page.locator("img").count() == 0
     page.goto(hostile.url + "/")
-    page.click("details.excerpt summary")
-    assert SCRIPT in page.locator("details.excerpt pre").inner_text()
+    page.click("details.incident summary")
+    assert SCRIPT in page.locator("pre.excerpt").inner_text()
     assert ITEM in page.locator(".item-name").inner_text()
     assert (
         page.locator('svg[data-chart="top-containers"] text')
@@ -156,3 +156,24 @@ def test_nothing_runs_in_the_browser(hostile: Served, page: Any) -> None:
     )
     assert page.locator("a.portal").count() == 0
     assert page.problems == []
+
+
+def test_permalink_and_code_pages_have_no_active_markup(hostile: Served) -> None:
+    """The incident's own page shows the same hostile text escaped; unknown ids and codes are 404s
+    that echo nothing active."""
+    iid = hostile.json("/api/incidents")["incidents"][0]["id"]
+    for path, want in (
+        (f"/incidents/{iid}", 200),
+        ("/codes/7000215", 200),
+        (f"/incidents/{quote(SCRIPT, safe='')}", 404),
+        (f"/codes/{quote(SCRIPT, safe='')}", 404),
+    ):
+        status, headers, body = hostile.get(path)
+        html = body.decode()
+        assert status == want and headers["Content-Security-Policy"].startswith("default-src 'none'")
+        tags = tags_of(html)
+        assert [a.get("src") for t, a in tags if t == "script"] in ([], ["/static/dashboard.js"])
+        assert not [(t, name) for t, attrs in tags for name in attrs if name.startswith("on")]
+        assert SECRET not in html and "<script>window" not in html
+    status, _, body = hostile.get(f"/incidents/{iid}")
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in body.decode()
