@@ -337,10 +337,11 @@ class TestPostgresOnly:
         from concurrent.futures import ThreadPoolExecutor
 
         from enricher.store.postgres import PostgresStore
+        from enricher.store.postgres_schema import MIGRATIONS as PG_MIGRATIONS
 
         with ThreadPoolExecutor(4) as pool:
             stores = list(pool.map(lambda _: PostgresStore(postgres_url), range(4)))
-        assert {s.schema_version for s in stores} == {2}
+        assert {s.schema_version for s in stores} == {len(PG_MIGRATIONS)}
         stores[0].set_streak("x", 2)
         assert [s.get_streak("x") for s in stores] == [2, 2, 2, 2]
         for s in stores:

@@ -21,7 +21,7 @@ from typing import Any
 
 from enricher.core.incidents import Book, Incident, Pending
 from enricher.store.codec import incident_from, incident_json
-from enricher.store.queries import RANK, IncidentFilter, IncidentRow
+from enricher.store.queries import RANK, IncidentFilter, IncidentRow, Summary, search_text
 from enricher.store.tallies import Tally, exact_tally
 
 _RANK_SQL = (
@@ -32,6 +32,13 @@ _ORDER = (
     " CASE WHEN state = 'open' THEN last_seen END DESC NULLS LAST, coalesce(resolved_at, last_seen) DESC,"
     ' id COLLATE "C"'
 )
+#: ``queries.sort_key`` in SQL, per sort (ids and codes compared as bytes, like Python).
+_ORDERS = {
+    "severity": _ORDER,
+    "last": " ORDER BY state <> 'open', last_seen DESC, id COLLATE \"C\"",
+    "first": " ORDER BY state <> 'open', first_seen DESC, id COLLATE \"C\"",
+    "code": ' ORDER BY state <> \'open\', code COLLATE "C", last_seen DESC, id COLLATE "C"',
+}
 _SEVERITY = f"CASE WHEN severity IN ({', '.join(repr(s) for s in RANK)}) THEN severity ELSE 'info' END"
 
 
@@ -120,14 +127,14 @@ class PgIncidents:
         self._run(
             "INSERT INTO incidents (id, fingerprint, state, code, severity, source, tenant, first_seen, "
             "last_seen, resolved_at, notified, last_notified_at, flapping, last_change, parent, short, count, "
-            "body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "body, search) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint, state = excluded.state, "
             "code = excluded.code, severity = excluded.severity, source = excluded.source, "
             "tenant = excluded.tenant, first_seen = excluded.first_seen, last_seen = excluded.last_seen, "
             "resolved_at = excluded.resolved_at, notified = excluded.notified, "
             "last_notified_at = excluded.last_notified_at, flapping = excluded.flapping, "
             "last_change = excluded.last_change, parent = excluded.parent, short = excluded.short, "
-            "count = excluded.count, body = excluded.body",
+            "count = excluded.count, body = excluded.body, search = excluded.search",
             (
                 inc.id,
                 inc.fingerprint,
@@ -147,6 +154,7 @@ class PgIncidents:
                 short if isinstance(short, str) else "",
                 inc.count,
                 incident_json(inc),
+                search_text(inc),
             ),
         )
         self._run("DELETE FROM incident_items WHERE incident_id = %s", (inc.id,))
@@ -170,13 +178,36 @@ class PgIncidents:
         return {state: int(n) for state, n in rows}
 
     def list_incidents(
-        self, f: IncidentFilter, *, state: str | None = None, limit: int = 200
+        self,
+        f: IncidentFilter,
+        *,
+        state: str | None = None,
+        limit: int = 200,
+        offset: int = 0,
+        sort: str = "severity",
     ) -> list[Incident]:
         where, args = _where(f)
         if state:
             where, args = f"{where} AND state = %s", [*args, state]
-        rows = self._run(f"SELECT body FROM incidents WHERE {where}{_ORDER} LIMIT %s", [*args, limit])
+        order = _ORDERS.get(sort, _ORDER)
+        rows = self._run(
+            f"SELECT body FROM incidents WHERE {where}{order} LIMIT %s OFFSET %s", [*args, limit, offset]
+        )
         return [incident_from(body) for (body,) in rows]
+
+    def summary(self, f: IncidentFilter, since: datetime) -> Summary:
+        where, args = _where(f)
+        rows = self._run(
+            f"SELECT {_SEVERITY}, COUNT(*) FROM incidents WHERE {where} AND state = 'open' GROUP BY 1", args
+        )
+        by_severity = {s: int(n) for s, n in rows}
+        counted = self._run(
+            "SELECT COUNT(*) FILTER (WHERE first_seen >= %s), COUNT(*) FILTER (WHERE resolved_at >= %s) "
+            f"FROM incidents WHERE {where} AND (first_seen >= %s OR resolved_at >= %s)",
+            [since, since, *args, since, since],
+        )
+        new, resolved = next(iter(counted))
+        return Summary(by_severity, int(new), int(resolved))
 
     def incident_rows(self, f: IncidentFilter) -> list[IncidentRow]:
         where, args = _where(f)
@@ -238,7 +269,21 @@ def _where(f: IncidentFilter) -> tuple[str, list[object]]:
         args += [list(f.severities), *([list(RANK)] if unknown else [])]
     if f.top_level:
         parts.append("parent IS NULL")
+    if f.ids:
+        parts.append("id = ANY(%s)")
+        args.append(list(f.ids))
+    if f.parent is not None:
+        parts.append("parent = %s")
+        args.append(f.parent)
+    if f.q:
+        parts.append("search LIKE %s ESCAPE '\\'")
+        args.append("%" + _like(f.q.casefold()) + "%")
     if f.workspaces:
         parts.append("id IN (SELECT incident_id FROM incident_items WHERE workspace_key = ANY(%s))")
         args.append(sorted({w.casefold() for w in f.workspaces}))
     return " AND ".join(parts), args
+
+
+def _like(text: str) -> str:
+    """``text`` with LIKE's wildcards taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -73,6 +73,16 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at TIMESTAMPTZ NOT NULL, acquired_at TIMESTAMPTZ NOT NULL);
     CREATE INDEX leases_holder ON leases (holder);
     """,
+    # 3: the dashboard's search text (queries.search_text; older rows get lower() until saved again)
+    # and the indexes of its other list orders, as SQLite's migration 11
+    """
+    ALTER TABLE incidents ADD COLUMN search TEXT NOT NULL DEFAULT '';
+    UPDATE incidents SET search = lower('aadsts' || code || ' ' || coalesce(body::jsonb #>> '{content,title}', '')
+        || coalesce((SELECT ' ' || string_agg(coalesce(i->>'item_name', '') || ' ' || coalesce(i->>'item_type', '')
+        || ' ' || coalesce(i->>'container_name', ''), ' ') FROM jsonb_array_elements(body::jsonb -> 'items') i), ''));
+    CREATE INDEX incidents_first ON incidents (state, first_seen);
+    CREATE INDEX incidents_code ON incidents (state, code, last_seen);
+    """,
 )
 
 #: Any constant both replicas agree on: the key of the migration lock.

@@ -153,22 +153,34 @@ def test_both_stores_list_alike(kind: str, request: pytest.FixtureRequest, tmp_p
     sqlite.close()
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 @pytest.mark.parametrize("sort", ["severity", "last", "first", "code"])
-def test_both_stores_sort_search_and_page_alike(tmp_path: Path, sort: str) -> None:
+def test_both_stores_sort_search_and_page_alike(
+    kind: str, sort: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     """Every list order, a search and an offset give the same page in both stores, and the
     first-screen summary the same numbers (the Python meaning: ``sort_key``, ``matches``)."""
-    memory, sqlite = MemoryStore(), SQLiteStore(tmp_path / "state.db")
+    memory, store = MemoryStore(), SQLiteStore(tmp_path / "state.db")
+    if kind == "postgres":
+        from enricher.store.postgres import PostgresStore
+
+        store.close()
+        store = PostgresStore(request.getfixturevalue("postgres_url"))  # type: ignore[assignment]
     incidents = build(memory)
-    build(sqlite)
+    build(store)
     for f in (IncidentFilter(NOW - timedelta(days=7)), IncidentFilter(NOW - timedelta(days=7), q="ökonomie")):
-        pages = [s.list_incidents(f, limit=30, offset=60, sort=sort) for s in (memory, sqlite)]
+        pages = [s.list_incidents(f, limit=30, offset=60, sort=sort) for s in (memory, store)]
         assert [i.id for i in pages[0]] == [i.id for i in pages[1]] and len(pages[0]) == 30
         want = sorted((i for i in incidents if matches(i, f)), key=sort_key(sort))[60:90]
         assert [i.id for i in pages[0]] == [i.id for i in want]
-        assert memory.summary(f, NOW - timedelta(hours=12)) == sqlite.summary(f, NOW - timedelta(hours=12))
-    found = sqlite.list_incidents(IncidentFilter(NOW - timedelta(days=7), q="item 17"), limit=1000)
+        assert memory.summary(f, NOW - timedelta(hours=12)) == store.summary(f, NOW - timedelta(hours=12))
+    found = store.list_incidents(IncidentFilter(NOW - timedelta(days=7), q="item 17"), limit=1000)
     assert {i.id for i in found} == {i.id for i in incidents if "item 17" in search_text(i)} != set()
-    assert sqlite.count_incidents(IncidentFilter(NOW - timedelta(days=7), q="50%_")) == {}
-    summary = sqlite.summary(IncidentFilter(NOW - timedelta(days=7)), NOW - timedelta(hours=12))
+    assert store.count_incidents(IncidentFilter(NOW - timedelta(days=7), q="50%_")) == {}
+    one = incidents[5]
+    assert [i.id for i in store.list_incidents(IncidentFilter(NOW - timedelta(days=7), ids=(one.id,)))] == [
+        one.id
+    ]
+    summary = store.summary(IncidentFilter(NOW - timedelta(days=7)), NOW - timedelta(hours=12))
     assert sum(summary.open_by_severity.values()) == OPEN and summary.new > 0 and summary.resolved > 0
-    sqlite.close()
+    store.close()
