@@ -132,6 +132,9 @@ def measure(size: int, repeat: int, kb: object) -> dict[str, float]:
         board = Dashboard(store, lambda: step)
         row["api_incidents"] = best(repeat, lambda i: board.api_incidents({}))
         row["api_stats"] = best(repeat, lambda i: board.api_stats({}))
+        row["page"] = best(repeat, lambda i: board.page({}))
+        row["page_search"] = best(repeat, lambda i: board.page({"q": ["workspace 7"]}))
+        row["page_deep"] = best(repeat, lambda i: board.page({"sort": ["first"], "page": ["40"]}))
         store.close()
         return row
 
@@ -145,6 +148,9 @@ COLUMNS = (
     ("announce", "flush announcing N"),
     ("api_incidents", "/api/incidents"),
     ("api_stats", "/api/stats"),
+    ("page", "page `/`"),
+    ("page_search", "page `/?q=workspace 7`"),
+    ("page_deep", "page `/?sort=first&page=40`"),
 )
 
 

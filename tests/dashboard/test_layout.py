@@ -166,7 +166,7 @@ def test_first_screen(thousand: Served, sized: tuple[str, Any]) -> None:
         assert overflow(tab) <= 0, f"{size}: the page scrolls sideways"
     sizes = tab.evaluate(CHART_TEXT_JS)
     assert sizes and min(sizes) >= 11, f"{size}: chart text at {min(sizes):.1f} px"
-    shot(tab, f"dashboard-{size}.png")
+    shot(tab, f"dashboard-{size}-open.png")
     shot(tab, f"dashboard-{size}-full.png", full=True)
     assert tab.problems == []
 
