@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench bench-ingest bench-detect bench-enrich bench-enrich-memory bench-poll bench-deliver bench-incidents bench-grouping bench-killloop container-smoke browser promtool alertmanager postgres clean
+.PHONY: demo test lint types unit bench bench-ingest bench-detect bench-enrich bench-enrich-memory bench-poll bench-deliver bench-incidents bench-grouping bench-killloop bench-replicas container-smoke browser promtool alertmanager postgres clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -111,6 +111,11 @@ bench-startup: $(STAMP)
 # kill -9 a real daemon 30 times mid-delivery (about 90 s); prints lost / duplicated. Not part of `bench` or `test`.
 bench-killloop: $(STAMP)
 	$(BIN)/python bench/killloop.py
+
+# 300 simulated tenants polled by 1 and by 3 daemons on one throwaway PostgreSQL (a few minutes).
+# Not part of `bench` or `test`.
+bench-replicas: $(STAMP)
+	$(BIN)/python bench/replicas.py
 
 # Builds the image and runs it (podman; installed when missing): scripts/container-smoke. Not part of `test`.
 container-smoke:

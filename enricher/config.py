@@ -647,6 +647,7 @@ class StateConfig(Strict):
     #: A PostgreSQL database instead of SQLite, shared by several replicas:
     #: ``postgresql://USER:${PGPASSWORD}@HOST:5432/DB?sslmode=verify-full``. Kept secret (it may
     #: hold a password); ``check-config`` parses it, ``run`` says in one line if it cannot connect.
+    #: Empty means unset, so one file serves both: ``url: ${AADSTS_STATE_URL:-}``.
     url: SecretStr | None = None
     #: The database password apart from ``url``, so it needs no percent-encoding (a ``/`` or ``@``
     #: in a generated password would break the URL): ``${PGPASSWORD}`` or ``${file:/run/secrets/pg}``.
@@ -655,11 +656,11 @@ class StateConfig(Strict):
     @field_validator("url")
     @classmethod
     def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
+        text = value.get_secret_value().strip() if value is not None else ""
+        if not text:  # unset, or ``${AADSTS_STATE_URL:-}`` left empty: SQLite under ``path``
             return None
         from urllib.parse import urlsplit
 
-        text = value.get_secret_value()
         try:
             parts = urlsplit(text)
             parts.port  # noqa: B018  # a port that is no number raises here

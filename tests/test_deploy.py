@@ -414,3 +414,38 @@ class TestPins:
         for line in installs:
             assert "--constraint" in line or "--no-deps" in line, line
         assert "COPY pyproject.toml README.md constraints.txt ./" in dockerfile()
+
+
+def test_kubernetes_replicas_variant_runs_three_pods_on_postgres() -> None:
+    """The replicas/ overlay: three pods, no state volume, the URL and password from the Secret."""
+    overlay = yaml.safe_load((KUBE / "replicas" / "kustomization.yaml").read_text(encoding="utf-8"))
+    assert overlay["resources"] == ["../"]
+    ops = {op["path"]: op["value"] for op in yaml.safe_load(overlay["patches"][0]["patch"])}
+    assert ops["/spec/replicas"] == 3 and "emptyDir" in ops["/spec/template/spec/volumes/1"]
+    base_volumes = kube()["Deployment"]["spec"]["template"]["spec"]["volumes"]
+    assert base_volumes[1]["name"] == "state"  # the index the overlay replaces
+    secret = overlay["secretGenerator"][0]
+    assert (
+        secret["name"] == kube()["Kustomization"]["secretGenerator"][0]["name"]
+        and secret["behavior"] == "merge"
+    )
+    example = (KUBE / "replicas" / (secret["envs"][0] + ".example")).read_text(encoding="utf-8")
+    assert {"AADSTS_STATE_URL", "PGPASSWORD"} <= set(re.findall(r"^(\w+)=", example, re.M))
+    path = KUBE / "configmap.yaml"
+    text = yaml.safe_load(path.read_text(encoding="utf-8"))["data"]["config.yaml"]
+    url = re.search(r"^AADSTS_STATE_URL=(.*)$", example, re.M).group(1)  # type: ignore[union-attr]
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "c.yaml").write_text(text, encoding="utf-8")
+        config = load_config(Path(tmp) / "c.yaml", {**ENV, "AADSTS_STATE_URL": url, "PGPASSWORD": "pw"})
+    assert config.state.url is not None and "sslmode=verify-full" in config.state.url.get_secret_value()
+
+
+def test_compose_postgres_override_adds_the_database() -> None:
+    override = compose("compose.postgres.yaml")
+    assert set(override["services"]) == {"postgres", "enricher"}
+    url = override["services"]["enricher"]["environment"]["AADSTS_STATE_URL"]
+    assert url.startswith("postgresql://") and "@postgres:5432/" in url
+    config = load_config(COMPOSE / "enricher.yaml", ENV)  # without the override: SQLite
+    assert config.state.url is None

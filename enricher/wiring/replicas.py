@@ -13,7 +13,8 @@ takes at its next step. Renewing and taking is one statement. A source's lease l
 interval, so when a replica dies its presence and its sources lapse together and the survivors'
 shares grow: its sources are taken within one interval and two steps, and each job runs at once
 on its new holder (``on_gained``), under the 2 x interval the issue sets. A clean stop releases
-every lease at once.
+every lease at once. A replica's first step only announces it, so replicas started together
+share the jobs from their first poll on (a lone replica starts polling one step later).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Replicas:
         shortest = min((j.interval.total_seconds() for j in jobs), default=60.0)
         self.wanted = {poll_lease(j): j.interval.total_seconds() for j in jobs} | {FLUSH: shortest}
         self.presence = f"replica:{holder}"
+        self._announced = False
         self.shortest = shortest
         self.step = min(30.0, max(1.0, shortest / 4))
         self.held: frozenset[str] = frozenset()
@@ -94,6 +96,9 @@ class Replicas:
 
     def _claim(self) -> dict[str, float]:
         """The leases to renew or take this step: ours up to our share, then free ones up to it."""
+        if not self._announced:  # the first step only says "here I am", so replicas started
+            self._announced = True  # together count each other before anyone takes every job
+            return {self.presence: self.shortest}
         table = self.store.leases()
         replicas = {n for n, _, live in table if live and n.startswith("replica:")} | {self.presence}
         share = math.ceil(len(self.wanted) / len(replicas))
