@@ -70,7 +70,9 @@ class TestPollDeadline:
         """Every job list hangs: the poll stops starting items at its deadline and returns; each
         item is reported (timed out, or not polled), and the next cycle reads them again."""
         sim.faults.add(FaultRule(api="fabric", kind="slow", delay_ms=2000, path_contains="/jobs/instances"))
-        http = http_for(sim, base=0.01, timeout=0.2, attempts=1, poll_deadline=0.1)
+        http = http_for(
+            sim, base=0.01, timeout=1.0, attempts=1, poll_deadline=0.5
+        )  # the list calls must finish under load; the 2 s job lists cannot
         options = FabricOptions(workers=1)
         connector = FabricConnector(http, endpoints(sim), identity(), options)
         poll = connector.poll(sim.clock.now(), {})
