@@ -96,9 +96,10 @@ def test_sigterm_stops_promptly_and_health_works(sim: Simulator, tmp_path: Path)
         # and source are separate labels. The heartbeat readyz reads is committed a moment before
         # the poll is counted, so under load the first scrape may come in between: wait for it.
         ok = r'aadsts_enricher_polls_total\{outcome="ok",source="\w+",tenant="contoso"\} [1-9]'
-        scrape = lambda: (
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=20).read().decode()
-        )  # noqa: E731
+
+        def scrape() -> str:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=20).read().decode()
+
         assert wait_for(lambda: re.search(ok, scrape()), 30), scrape()
         health = subprocess.run(
             [SCRIPT, "health", "--config", str(config), "--ready"], capture_output=True, text=True
