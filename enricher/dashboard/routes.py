@@ -146,7 +146,8 @@ class Dashboard:
             self._expiring(now),
             listing,
             counts,
-            self.store.summary(top, listing.since or now - timedelta(hours=24)),
+            # the first line is the overall picture under the filters: the search narrows the table only
+            self.store.summary(_unsearched(top), listing.since or now - timedelta(hours=24)),
             self._health(),
         )
         return 200, HTML, render_page(page).encode()

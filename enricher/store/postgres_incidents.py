@@ -276,14 +276,9 @@ def _where(f: IncidentFilter) -> tuple[str, list[object]]:
         parts.append("parent = %s")
         args.append(f.parent)
     if f.q:
-        parts.append("search LIKE %s ESCAPE '\\'")
-        args.append("%" + _like(f.q.casefold()) + "%")
+        parts.append("strpos(search, %s) > 0")  # both case-folded: a plain substring test, no LIKE
+        args.append(f.q.casefold())
     if f.workspaces:
         parts.append("id IN (SELECT incident_id FROM incident_items WHERE workspace_key = ANY(%s))")
         args.append(sorted({w.casefold() for w in f.workspaces}))
     return " AND ".join(parts), args
-
-
-def _like(text: str) -> str:
-    """``text`` with LIKE's wildcards taken literally."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -178,8 +178,8 @@ def _where(f: IncidentFilter) -> tuple[str, list[object]]:
         parts.append("parent = ?")
         args.append(f.parent)
     if f.q:
-        parts.append("search LIKE ? ESCAPE '\\'")
-        args.append("%" + _like(f.q.casefold()) + "%")
+        parts.append("instr(search, ?) > 0")  # both case-folded: a plain substring test, no LIKE
+        args.append(f.q.casefold())
     if f.workspaces:
         keys = sorted({w.casefold() for w in f.workspaces})
         parts.append(
@@ -187,8 +187,3 @@ def _where(f: IncidentFilter) -> tuple[str, list[object]]:
         )
         args += keys
     return " AND ".join(parts), args
-
-
-def _like(text: str) -> str:
-    """``text`` with LIKE's wildcards taken literally."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
