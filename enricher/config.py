@@ -118,6 +118,24 @@ def check_listen(value: str) -> str:
     return value
 
 
+def check_base_url(value: str | None) -> str | None:
+    """An address people open in a browser: http(s), a host, no query; kept without a final ``/``."""
+    if value is None or not value.strip():
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018  # a port that is no number raises here
+    except ValueError as exc:
+        raise ValueError(f"not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// address with a host")
+    if parts.query or parts.fragment:
+        raise ValueError("a base address takes no ?query or #fragment")
+    return value.strip().rstrip("/")
+
+
 def check_resend(value: timedelta) -> timedelta:
     """Alertmanager re-posting: far above a busy loop, and a missed post or two must not end an alert."""
     if not timedelta(seconds=5) <= value <= timedelta(minutes=15):
@@ -422,8 +440,8 @@ class AlertmanagerSinkConfig(SinkBase):
     resend_interval: Annotated[Duration, AfterValidator(check_resend)] = timedelta(seconds=60)
     #: Our own base URL as users reach it (the dashboard): ``generatorURL`` is
     #: ``{external_url}/incidents/{id}`` and ``runbook_url`` ``{external_url}/codes/{code}``.
-    #: Empty: ``http://`` + ``health.listen``.
-    external_url: str | None = None
+    #: Empty: ``health.external_url``, else ``http://`` + ``health.listen``.
+    external_url: Annotated[str | None, AfterValidator(check_base_url)] = None
     #: Labels added to every alert (e.g. ``env: prod``); ours win on a clash.
     labels: dict[str, str] = Field(default_factory=dict)
     headers: dict[str, SecretStr] = Field(default_factory=dict)
@@ -597,6 +615,10 @@ class DeliveryConfig(Strict):
 
 class HealthConfig(Strict):
     listen: Annotated[str, AfterValidator(check_listen)] = "127.0.0.1:9464"
+    #: The dashboard's address as people open it (``https://aadsts.example.com``, behind a proxy).
+    #: Set: every incident notification links to its page ``{external_url}/incidents/{id}`` (a
+    #: parent's page lists all its items), and alertmanager sinks without their own use it.
+    external_url: Annotated[str | None, AfterValidator(check_base_url)] = None
     ready_after: Interval = timedelta(minutes=15)
     basic_user: str | None = None
     basic_password: Credential | None = None

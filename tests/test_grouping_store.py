@@ -110,3 +110,42 @@ def test_a_lone_item_failing_again_does_not_look_for_siblings(svc: Service) -> N
 
 def _fields(run: RunRecord) -> dict[str, object]:
     return {name: getattr(run, name) for name in run.__slots__}  # type: ignore[attr-defined]
+
+
+def test_with_external_url_a_parent_links_to_its_page_with_every_item(svc: Service) -> None:
+    now = svc.clock()
+    health = svc.config.health.model_copy(update={"external_url": "https://aadsts.example.com"})
+    svc.pipeline.config = svc.config.model_copy(update={"health": health})
+    svc.pipeline.ingest([failed(x, svc, timedelta(0)) for x in "abc"], now)
+    sent = [n for n in svc.pipeline.flush(now, wait=False) if n.code == "7000222"]
+    (parent,) = [n for n in sent if n.children]
+    assert parent.links[-1].label == "All 3 items"
+    assert parent.links[-1].url == f"https://aadsts.example.com/incidents/{parent.incident_id}"
+
+
+def test_without_external_url_no_page_link(svc: Service) -> None:
+    now = svc.clock()
+    svc.pipeline.ingest([failed(x, svc, timedelta(0)) for x in "ab"], now)
+    sent = svc.pipeline.flush(now, wait=False)
+    assert sent and not any("/incidents/" in link.url for n in sent for link in n.links)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("aadsts.example.com", "http:// or https://"),
+        ("ftp://x.example.com", "http:// or https://"),
+        ("https://x.example.com/?a=1", r"no \?query"),
+        ("https://x.example.com:port", "not a URL"),
+    ],
+)
+def test_external_url_is_checked(value: str, problem: str) -> None:
+    from pydantic import ValidationError
+
+    from enricher.config import HealthConfig
+
+    with pytest.raises(ValidationError, match=problem):
+        HealthConfig(external_url=value)
+    assert HealthConfig(external_url="https://x.example.com/aadsts/").external_url == (
+        "https://x.example.com/aadsts"
+    )

@@ -82,7 +82,8 @@ def build_sinks(
 ) -> dict[str, Sink]:
     """Every configured sink by name, in config order."""
     built: dict[str, Sink] = {}
-    ours, state = own_url(config.health.listen), Path(config.state.path)
+    ours = config.health.external_url or own_url(config.health.listen)
+    state = Path(config.state.path)
     try:
         for sink_config in config.sinks:
             built[sink_config.name] = build_sink(

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from connectors.clouds import CLOUDS
 from connectors.records import RunRecord, RunStatus, Source
@@ -42,7 +43,7 @@ from enricher.core.routing import muted, route
 from enricher.core.routing_trace import config_silences
 from enricher.core.wording import counted
 from enricher.metrics import Metrics
-from enricher.models import Alert
+from enricher.models import Alert, Link
 from enricher.notification import ItemRef, Notification
 from enricher.store import Store
 from enricher.store.books import flush_book, poll_book
@@ -445,7 +446,7 @@ class Pipeline:
                 if wait
                 else replace(self.policy, group_wait=timedelta(0), group_interval=timedelta(0))
             )
-            notifications = flush(book, now, policy, is_muted)
+            notifications = [self._linked(n) for n in flush(book, now, policy, is_muted)]
             for n in notifications:
                 sinks = [
                     s
@@ -456,6 +457,16 @@ class Pipeline:
                 self.store.add_event(n.incident_id, now, f"notify:{n.kind}", ", ".join(sinks))
             self.store.save_book(book, now)
         return notifications
+
+    def _linked(self, n: Notification) -> Notification:
+        """With ``health.external_url`` set, a link to the incident's page: where a parent's
+        notification, which names up to 20 of its items, points for all of them."""
+        base = self.config.health.external_url
+        if not base:
+            return n
+        label = f"All {counted(n.children, 'item')}" if n.children else "Incident page"
+        link = Link(label, f"{base}/incidents/{quote(n.incident_id, safe='')}")
+        return dataclasses.replace(n, links=(*n.links, link))
 
     def _inhibitors(self) -> list[Mapping[str, str]]:
         """The labels of the open incidents that match the source side of an inhibition rule."""
