@@ -63,8 +63,8 @@ PER_PAGE = 25
 #: ``/api/incidents``: incidents per response by default, and at most (counts cover all).
 API_LIMIT = 200
 MAX_LIMIT = 1000
-#: How many children a parent's page lists.
-CHILDREN_LIMIT = 200
+#: How many children a parent's page lists (notifications link "All N items" to it).
+CHILDREN_LIMIT = 1000
 _FILTER_PARAMS = {"source", "severity", "code", "workspace", "range", "q"}
 _PAGE_PARAMS = {"sort", "page", "since"}
 _SINCE_RX = re.compile(r"^(\d{1,4})([hd])$")
