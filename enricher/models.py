@@ -64,6 +64,9 @@ class Detection:
 
     def first(self, attr: str) -> str | None:
         """The primary finding's value of ``attr``, else the first finding that has one."""
+        if len(self.findings) == 1:  # the usual case, asked several times per run
+            value = getattr(self.findings[0], attr)
+            return str(value) if value else None
         primary = self.primary_finding
         value = getattr(primary, attr) if primary else None
         if value:

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -43,7 +44,7 @@ from enricher.core.routing import muted, route
 from enricher.core.routing_trace import config_silences
 from enricher.core.wording import counted
 from enricher.metrics import Metrics
-from enricher.models import Alert, Link
+from enricher.models import Alert, Detection, Link
 from enricher.notification import ItemRef, Notification
 from enricher.store import Store
 from enricher.store.books import flush_book, poll_book
@@ -162,13 +163,13 @@ class Pipeline:
             if f"{n.item}: {n.message}" not in poll.errors
         ]
         report.auth_error = scrub(poll.auth_error.message, self._secrets) if poll.auth_error else None
-        self._read_apps(poll.records, now)  # Graph, before the transaction
+        detected = self._read_apps(poll.records, now)  # Graph, before the transaction
         try:
             with self.store.transaction():
                 self.fence(f"poll:{job.name}")
                 new = self.store.take_unseen(poll.records, now)
                 report.new = len(new)
-                report.failures, opened = self._process(new, now, job.source)
+                report.failures, opened = self._process(new, now, job.source, detected)
                 self.store.set_cursor(job.name, poll.cursor, now)
                 self.store.beat(
                     f"poll:{job.name}", now, "ok" if report.ok else "; ".join(report.errors)[:500]
@@ -211,13 +212,23 @@ class Pipeline:
         self._gauge_open(opened)
         return len(new)
 
-    def _process(self, records: list[RunRecord], now: datetime, source: str) -> tuple[int, dict[str, int]]:
+    def _process(
+        self,
+        records: list[RunRecord],
+        now: datetime,
+        source: str,
+        detected: Mapping[str, Detection] | None = None,
+    ) -> tuple[int, dict[str, int]]:
         """Explain the runs, load only the incidents they can touch, apply them in order, save.
-        ``source`` is the configured name of the source that read them (their metrics label)."""
+        ``source`` is the configured name of the source that read them (their metrics label);
+        ``detected``: error text -> detection already made for this poll (``_read_apps``)."""
         runs = [
-            self._read(rec, now, source)
+            self._read(rec, now, source, detected or {})
             for rec in sorted(records, key=lambda r: r.ended_at or r.started_at or now)
         ]
+        for (tenant, status), n in Counter((r.tenant, r.status.value) for r in records).items():
+            labels = {"tenant": tenant, "source": source, "status": status}
+            self.metrics.inc("aadsts_enricher_runs_total", labels, float(n))  # once per label set
         causes = {id(r): self._cause(r.alert) for r in runs if r.alert}
         fingerprints = {fingerprint_of(r.alert, self.policy.group_by) for r in runs if r.alert}
         fingerprints |= {
@@ -297,16 +308,13 @@ class Pipeline:
         entry = self.kb.get(alert.code) if alert.known else None
         return root_cause_of(alert, entry.group_by) if entry else None
 
-    def _read(self, rec: RunRecord, now: datetime, source: str) -> _Run:
-        """Count the run and, for a failure, explain it; ``alert`` only when it makes an incident."""
-        self.metrics.inc(
-            "aadsts_enricher_runs_total",
-            {"tenant": rec.tenant, "source": source, "status": rec.status.value},
-        )
+    def _read(self, rec: RunRecord, now: datetime, source: str, detected: Mapping[str, Detection]) -> _Run:
+        """For a failure, explain it (``_process`` counts the runs); ``alert`` only when it makes an
+        incident."""
         streak, schedule_on = self._streak(rec)
         if rec.status is not RunStatus.FAILED:
             return _Run(rec, None, streak, schedule_on, False)
-        detection = detect(rec.error_text, self.kb.signatures)
+        detection = detected.get(rec.error_text) or detect(rec.error_text, self.kb.signatures)
         alert = enrich(rec, detection, self.kb, portals=self.portals.get(rec.tenant, PUBLIC_PORTALS))
         if alert is None:
             self.metrics.inc(
@@ -369,18 +377,23 @@ class Pipeline:
         for tenant, seen in per_tenant.items():
             remember_items(self.store, tenant, seen, now)
 
-    def _read_apps(self, records: Sequence[RunRecord], now: datetime) -> None:
-        """Graph look-ups for the apps behind 7000222/700027/7000215 failures among these runs."""
+    def _read_apps(self, records: Sequence[RunRecord], now: datetime) -> dict[str, Detection]:
+        """Graph look-ups for the apps behind 7000222/700027/7000215 failures among these runs;
+        the detections it made, by error text, so the poll does not make them again."""
         wanted: dict[str, set[str]] = {}
+        detected: dict[str, Detection] = {}
+        if not self.watches:
+            return detected
         for rec in records:
             if rec.status is RunStatus.FAILED and any(c in rec.error_text for c in CREDENTIAL_CODES):
-                detection = detect(rec.error_text, self.kb.signatures)
+                detection = detected[rec.error_text] = detect(rec.error_text, self.kb.signatures)
                 client_id = detection.first("client_id")
                 if detection.primary in CREDENTIAL_CODES and client_id:
                     wanted.setdefault(rec.tenant, set()).add(client_id)
         for watch in self.watches:
             if watch.tenant in wanted:
                 expiry.prefetch(watch, wanted[watch.tenant], now)
+        return detected
 
     def _with_app_credentials(self, book: Book, inc: Incident, alert: Alert, now: datetime) -> Incident:
         """Name the expired (or the existing) credentials of the app on its incident, when known."""
