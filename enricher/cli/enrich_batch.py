@@ -19,6 +19,7 @@ import itertools
 import json
 import multiprocessing
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -234,7 +235,11 @@ def write_lines(lines: Iterable[str], kb: KnowledgeBase, out: Any, workers: int 
         return
     chunks = _chunks(lines)
     methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    # fork only a single-threaded process: a fork copies every lock as it is, and one that another
+    # thread held at that moment is never released in the child (an embedding process, a test
+    # runner with server threads, hung on it); spawn costs a fresh interpreter per worker instead
+    alone = threading.active_count() == 1
+    ctx = multiprocessing.get_context("fork" if "fork" in methods and alone else "spawn")
     with ctx.Pool(workers, initializer=_start_worker, initargs=(kb,)) as pool:
         for text in pool.imap(_work, chunks):
             out.write(text)
