@@ -19,7 +19,9 @@ from enricher.dashboard.charts import (
 )
 from enricher.dashboard.filters import FilterError, Filters, parse_filters
 from enricher.dashboard.stats import DayCount, GroupCount, compute_stats, failure_times, resolve_stats
+from enricher.dashboard.timeline import timeline
 from enricher.dashboard.view import IncidentView, ItemView, safe_url, scrub
+from enricher.store.base import Event
 
 T = datetime(2025, 4, 2, 12, 0, tzinfo=UTC)
 
@@ -47,6 +49,8 @@ class TestParseFilters:
             ({"workspace": ["Sales, EMEA"]}, Filters(workspaces=("Sales, EMEA",))),
             ({"range": ["24H"]}, Filters(range="24h")),
             ({"range": ["366d"]}, Filters(range="366d")),
+            ({"q": ["  Finance   EMEA "]}, Filters(q="Finance EMEA")),
+            ({"q": ["a", ""]}, Filters(q="a")),
         ],
     )
     def test_valid(self, query: dict[str, list[str]], expected: Filters) -> None:
@@ -56,7 +60,7 @@ class TestParseFilters:
     @pytest.mark.parametrize(
         "query",
         [{"severity": ["urgent"]}, {"code": ["5300x"]}, {"range": ["1w"]}, {"range": ["0h"]},
-         {"range": ["367d"]}, {"source": [",".join(str(n) for n in range(60))]}],
+         {"range": ["367d"]}, {"source": [",".join(str(n) for n in range(60))]}, {"q": ["x" * 201]}],
     )  # fmt: skip
     def test_invalid(self, query: dict[str, list[str]]) -> None:
         """A value that cannot be understood is an error naming the parameter."""
@@ -186,3 +190,33 @@ class TestColours:
 
     def test_pinned_codes_differ(self) -> None:
         assert len({code_colour(c) for c in PINNED}) == len(PINNED)
+
+
+class TestTimeline:
+    @pytest.mark.parametrize(
+        ("kind", "detail", "step_kind", "label", "shown"),
+        [
+            ("failure", "run r1: AADSTS53003", "first-failure", "First failure", "run r1: AADSTS53003"),
+            ("notify:firing", "slack, email", "notified", "Alert queued", "for slack, email"),
+            ("notify:update", "", "notified", "Update queued", "for no sink (silenced or not routed)"),
+            ("notify:resolved", "teams", "notified", "All-clear queued", "for teams"),
+            ("signin", "Conditional Access policy blocked x", "signin", "Sign-in cause found",
+             "Conditional Access policy blocked x"),
+            ("children", "3 items", "children", "Items joined this cause", "3 items"),
+            ("resolved", "run r2 succeeded", "resolved", "Resolved", "run r2 succeeded"),
+            ("something-new", "x", "other", "something-new", "x"),
+        ],
+    )  # fmt: skip
+    def test_each_event_kind(self, kind: str, detail: str, step_kind: str, label: str, shown: str) -> None:
+        (step,) = timeline([Event("i1", T, kind, detail)])
+        assert (step.kind, step.label, step.detail) == (step_kind, label, shown)
+
+    def test_oldest_first_and_only_the_first_failure_is_first(self) -> None:
+        events = [
+            Event("i1", T + timedelta(hours=2), "failure", "run r3"),
+            Event("i1", T, "failure", "run r1"),
+            Event("i1", T + timedelta(hours=1), "notify:firing", "console"),
+        ]
+        steps = timeline(events)
+        assert [s.kind for s in steps] == ["first-failure", "notified", "failure"]
+        assert steps[1].sinks == ("console",)
