@@ -279,3 +279,24 @@ def test_keyboard_reaches_a_permalink(thousand: Served, sized: tuple[str, Any]) 
     assert tab.locator("ol.fixes li").count() >= 2 and tab.locator("a.lookup").count() == 1
     shot(tab, f"code-{size}.png", full=True)
     assert overflow(tab) <= 0 and tab.problems == []
+
+
+def test_refresh_keeps_the_place(thousand: Served, sized: tuple[str, Any]) -> None:
+    """Auto-refresh is opt-in and remembered; a refreshed page comes back where it was, with the same
+    rows open (the reload itself waits a minute, so the test hands the page what it saves then)."""
+    _, tab = sized
+    tab.goto(thousand.url + "/")
+    box = tab.locator("#auto-refresh")
+    assert box.is_visible() and not box.is_checked()
+    box.check()
+    assert tab.evaluate("() => localStorage.getItem('aadsts-enricher:refresh')") == "on"
+    iid = tab.locator("#open details.incident").nth(3).get_attribute("data-id")
+    tab.evaluate(
+        "([id]) => sessionStorage.setItem('aadsts-enricher:restore', JSON.stringify({y: 600, open: [id]}))",
+        [iid],
+    )
+    tab.reload()
+    assert tab.locator("#auto-refresh").is_checked()
+    assert tab.evaluate("() => window.scrollY") == 600
+    assert tab.locator(f'details.incident[data-id="{iid}"]').get_attribute("open") is not None
+    assert tab.problems == []

@@ -81,7 +81,11 @@
           var row = document.querySelector('details.incident[data-id="' + CSS.escape(id) + '"]');
           if (row) row.open = true;
         });
-        window.scrollTo(0, state.y || 0);
+        // after layout, and instead of the browser's own restoring (which would put back the
+        // position of before the reload and fight this one)
+        if ("scrollRestoration" in window.history) window.history.scrollRestoration = "manual";
+        var place = function () { window.scrollTo(0, state.y || 0); };
+        if (document.readyState === "complete") place(); else window.addEventListener("load", place);
       } catch (e) { /* a stale or foreign value: ignore it */ }
     }
     var timer = null;
