@@ -223,6 +223,7 @@ def test_filters_work_without_javascript(thousand: Served, browser: Any) -> None
             tab.click('form.filters button[type="submit"]')
         query = parse_qs(urlsplit(tab.url).query)
         assert query["source"] == ["adf", "synapse"]
+        assert tab.locator("label.refresh").is_hidden()  # the refresh needs the script
         shown = {r.get_attribute("data-source") for r in tab.locator("#open details.incident").all()}
         assert shown == {"adf", "synapse"}
         assert overflow(tab) <= 0
@@ -299,4 +300,28 @@ def test_refresh_keeps_the_place(thousand: Served, sized: tuple[str, Any]) -> No
     assert tab.locator("#auto-refresh").is_checked()
     assert tab.evaluate("() => window.scrollY") == 600
     assert tab.locator(f'details.incident[data-id="{iid}"]').get_attribute("open") is not None
+    assert tab.problems == []
+
+
+def test_a_long_workspace_list_has_a_finder(thousand: Served, sized: tuple[str, Any]) -> None:
+    """40 workspaces: typing narrows the check boxes; Enter in the finder applies nothing."""
+    _, tab = sized
+    tab.goto(thousand.url + "/")
+    url = tab.url
+    tab.locator('details.pick[data-filter="workspace"] summary').click()
+    finder = tab.locator("input[data-narrow]")
+    assert finder.is_visible()
+    finder.fill("ace 1")
+    visible = [c.inner_text().strip() for c in tab.locator('details.pick[data-filter="workspace"] label.choice').all()
+               if c.is_visible()]  # fmt: skip
+    assert visible == [f"Workspace {n}" for n in range(10, 20)]
+    finder.press("Enter")
+    assert tab.url == url
+    tab.locator('input[name="workspace"][value="Workspace 12"]').check()
+    with tab.expect_navigation():
+        tab.click('form.filters button[type="submit"]')
+    assert parse_qs(urlsplit(tab.url).query) == {"workspace": ["Workspace 12"]}
+    assert {r.locator(".c-ws").inner_text() for r in tab.locator("#open details.incident").all()} == {
+        "Workspace 12"
+    }
     assert tab.problems == []
