@@ -25,6 +25,7 @@ from connectors.base import Identity, Ledger, NameFilter, Poll, as_dict, guarded
 from connectors.clouds import Endpoints
 from connectors.errors import AuthError, ConnectorError
 from connectors.http import AzureHttp
+from connectors.linked_services import LinkedPrincipal, principals_in
 from connectors.paths import seg
 from connectors.pipeline_runs import Target, Windowing, poll_targets
 from connectors.records import Source
@@ -33,7 +34,6 @@ from connectors.timefmt import iso
 API = "adf"
 VERSION = "2018-06-01"
 _RG = re.compile(r"/resourcegroups/([^/]+)/", re.IGNORECASE)
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -41,16 +41,6 @@ class FactoryRef:
     subscription_id: str
     resource_group: str
     name: str
-
-
-@dataclass(frozen=True)
-class LinkedPrincipal:
-    """A linked service that signs in as an app: the app's client id, where it lives and who uses it."""
-
-    client_id: str
-    tenant: str
-    factory: FactoryRef
-    linked_service: str
 
 
 @dataclass(frozen=True)
@@ -142,16 +132,11 @@ class ADFConnector:
         when a factory cannot be listed)."""
         found = []
         for f in self._factories():
-            url = self._base(f) + "/linkedservices"
-            for page in self.http.follow(API, url, self.scope, {"api-version": VERSION}, "nextLink"):
-                for raw in as_dict(page).get("value") or []:
-                    props = as_dict(as_dict(as_dict(raw).get("properties")).get("typeProperties"))
-                    client_id, tenant = props.get("servicePrincipalId"), props.get("tenant")
-                    if isinstance(client_id, str) and _GUID.match(client_id):
-                        tenant_text = tenant if isinstance(tenant, str) else ""
-                        found.append(
-                            LinkedPrincipal(client_id.lower(), tenant_text, f, str(as_dict(raw).get("name")))
-                        )
+            pages = self.http.follow(
+                API, self._base(f) + "/linkedservices", self.scope, {"api-version": VERSION}, "nextLink"
+            )
+            key = f"{f.subscription_id}/{f.resource_group}/{f.name}".lower()
+            found += principals_in(pages, Source.ADF, f.name, key)
         return found
 
     def _base(self, f: FactoryRef) -> str:

@@ -3,6 +3,9 @@
 The endpoint is per workspace (``https://{workspace}.dev.azuresynapse.net``) and authorisation is
 Synapse RBAC, not Azure RBAC: the principal needs a Synapse role that can read pipeline runs
 (e.g. Synapse Monitoring Operator). Activity queries need the pipeline name in the path.
+``service_principals`` lists each workspace's linked services (``GET {endpoint}/linkedservices``)
+for the credential expiry watch; that read needs a Synapse role that can read linked services
+(e.g. Synapse Artifact User), which Synapse Monitoring Operator does not give.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from connectors.base import Identity, Ledger, Poll, guarded_poll
 from connectors.clouds import Endpoints
 from connectors.http import AzureHttp
+from connectors.linked_services import LinkedPrincipal, principals_in
 from connectors.paths import seg
 from connectors.pipeline_runs import Target, Windowing, poll_targets
 from connectors.records import Source
@@ -77,6 +81,17 @@ class SynapseConnector:
         )
         poll.cursor["polled_at"] = iso(now)
         return poll
+
+    def service_principals(self) -> list[LinkedPrincipal]:
+        """Every linked service of the workspaces that names a service principal."""
+        found = []
+        for ws, target in zip(self.options.workspaces, self.targets, strict=True):
+            base = target.runs_url.split("/queryPipelineRuns")[0]
+            pages = self.http.follow(
+                API, base + "/linkedservices", self.scope, {"api-version": VERSION}, "nextLink"
+            )
+            found += principals_in(pages, Source.SYNAPSE, ws.name, ws.name.lower())
+        return found
 
     @staticmethod
     def _target(ws: SynapseWorkspace, template: str) -> Target:

@@ -271,9 +271,9 @@ class TestDaemon:
     def test_an_app_behind_a_linked_service_is_watched_before_it_fails(
         self, sim: Simulator, tmp_path: Path
     ) -> None:
-        """reporting-reader never failed; ADF's ls_sql_finance signs in as it (servicePrincipalId),
-        so its secret (180 days left) is read and warned about in a 365-day window, naming the
-        linked service as what depends on it."""
+        """reporting-reader never failed; ADF's ls_sql_finance and Synapse's ls_synapse_sql sign in
+        as it (servicePrincipalId), so its secret (180 days left) is read and warned about in a
+        365-day window, naming both linked services as what depends on it."""
         svc, sink = service(sim, tmp_path, windows=[365, 30])
         try:
             svc.cycle(wait=False)
@@ -281,8 +281,9 @@ class TestDaemon:
             svc.close()
         [warning] = [n for n in expiry(sink.sent) if n.app_id == READER_APP]
         assert warning.app_name == "reporting-reader" and warning.days_left == 180
-        assert [(i.item_name, i.item_type, i.container_name) for i in warning.items] == [
-            ("ls_sql_finance", "LinkedService", "adf-sales-prod")
+        assert sorted((i.source, i.item_name, i.item_type, i.container_name) for i in warning.items) == [
+            ("adf", "ls_sql_finance", "LinkedService", "adf-sales-prod"),
+            ("synapse", "ls_synapse_sql", "LinkedService", "syn-analytics-prod"),
         ]
 
     def test_missing_permission_is_said_once(

@@ -17,6 +17,7 @@ from connectors.simulator import errors, paging
 from connectors.simulator.auth import Principal
 from connectors.simulator.http import BadRequest, Request, Response, Router, json_response
 from connectors.simulator.ids import stable_uuid
+from connectors.simulator.linked import linked_service, used_names
 from connectors.simulator.model import Factory, Subscription
 from connectors.simulator.pipeline_api import PipelineRunsFront
 from connectors.simulator.state import State
@@ -182,34 +183,16 @@ class ArmApi:
         factory = self._factory(request)
         if isinstance(factory, Response):
             return factory
-        return self._list(request, [_linked_service(factory, n) for n in factory.linked_services])
+        principals = dict(factory.service_principals)
+        names = used_names(factory.pipelines, principals)
+        items = [linked_service(factory.arm_id, n, principals, factory.tenant_id) for n in names]
+        return self._list(request, items)
 
     def pipeline_run(self, request: Request) -> Response:
         factory = self._factory(request)
         if isinstance(factory, Response):
             return factory
         return self.runs.get(request, _container(factory), self._headers(request))
-
-
-def _linked_service(f: Factory, name: str) -> dict[str, object]:
-    """A LinkedServiceResource: a service principal one names its app and tenant, its key masked."""
-    principal = dict(f.service_principals).get(name)
-    props: dict[str, object] = (
-        {
-            "servicePrincipalId": principal,
-            "tenant": f.tenant_id,
-            "servicePrincipalKey": {"type": "SecureString", "value": "**********"},
-        }
-        if principal
-        else {"connectionString": f"Integrated Security=False;Data Source={name}.example;"}
-    )
-    return {
-        "id": f"{f.arm_id}/linkedservices/{name}",
-        "name": name,
-        "type": "Microsoft.DataFactory/factories/linkedservices",
-        "etag": stable_uuid("etag", f.arm_id, name),
-        "properties": {"type": "AzureSqlDatabase", "typeProperties": props},
-    }
 
 
 def _container(factory: Factory) -> str:

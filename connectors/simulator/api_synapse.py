@@ -7,7 +7,8 @@ path, unlike ADF. Authorisation is Synapse RBAC in Azure; here every app of the 
 from __future__ import annotations
 
 from connectors.simulator import errors
-from connectors.simulator.http import BadRequest, Request, Response, Router
+from connectors.simulator.http import BadRequest, Request, Response, Router, json_response
+from connectors.simulator.linked import linked_service, used_names
 from connectors.simulator.model import SynapseWorkspace
 from connectors.simulator.pipeline_api import PipelineRunsFront
 from connectors.simulator.state import State
@@ -29,6 +30,7 @@ class SynapseApi:
             "synapse",
             self.query_activity_runs,
         )
+        router.add("GET", ROOT + "/linkedservices", "synapse", self.linked_services)
 
     def _workspace(self, request: Request) -> SynapseWorkspace | Response:
         if not request.q("api-version"):
@@ -63,6 +65,18 @@ class SynapseApi:
         if isinstance(ws, Response):
             return ws
         return self.runs.activities(request, _container(ws), self._headers(), request.params["pipelineName"])
+
+    def linked_services(self, request: Request) -> Response:
+        ws = self._workspace(request)
+        if isinstance(ws, Response):
+            return ws
+        principals = dict(ws.service_principals)
+        parent = f"/workspaces/{ws.name}"
+        tenant_id = request.principal.tenant.id
+        items = [
+            linked_service(parent, n, principals, tenant_id) for n in used_names(ws.pipelines, principals)
+        ]
+        return json_response(200, {"value": items}, self._headers())
 
 
 def _container(ws: SynapseWorkspace) -> str:

@@ -181,7 +181,8 @@ class _Builder:
         for ws in spec.synapse:
             container = f"synapse:{ws.name}".lower()
             pipelines = tuple(self.pipeline(p, container, "synapse") for p in ws.pipelines)
-            tenant.synapse[ws.name.lower()] = SynapseWorkspace(ws.name, pipelines)
+            principals = tuple((k, v.lower()) for k, v in ws.service_principals.items())
+            tenant.synapse[ws.name.lower()] = SynapseWorkspace(ws.name, pipelines, principals)
             world.pipelines_by_number.update((p.job.number, p) for p in pipelines if p.job)
         return tenant
 

@@ -185,12 +185,6 @@ class Factory:
     service_principals: tuple[tuple[str, str], ...] = ()
 
     @property
-    def linked_services(self) -> list[str]:
-        """Every linked service the pipelines use or the scenario names, sorted."""
-        used = {a.linked_service for p in self.pipelines for a in p.activities if a.linked_service}
-        return sorted(used | {name for name, _ in self.service_principals})
-
-    @property
     def arm_id(self) -> str:
         # The official example shows the name lower-cased in the id while ``name`` keeps its
         # case; clients must compare case-insensitively, so the simulator does the same.
@@ -211,3 +205,5 @@ class Subscription:
 class SynapseWorkspace:
     name: str
     pipelines: tuple[Pipeline, ...]
+    #: (linked service name, client id) of linked services that sign in as a service principal
+    service_principals: tuple[tuple[str, str], ...] = ()

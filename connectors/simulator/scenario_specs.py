@@ -248,6 +248,8 @@ class SubscriptionSpec(Strict):
 class SynapseWorkspaceSpec(Strict):
     name: str
     pipelines: list[PipelineSpec] = []
+    #: linked service name -> the client id it signs in with (a service principal linked service)
+    service_principals: dict[str, str] = {}
 
 
 class SignInNoiseSpec(Strict):

@@ -134,27 +134,26 @@ def build_tenant(
 def _linked_principals(
     tenant: cfg.TenantConfig, connectors: list[Connector]
 ) -> Callable[[], list[tuple[str, ItemRef]]] | None:
-    """The apps the tenant's ADF linked services sign in as, each with its linked service as the
-    dependent item; a principal of another tenant (a GUID that is not ours) is not ours to read."""
-    factories = [c for c in connectors if isinstance(c, ADFConnector)]
-    if not factories:
+    """The apps the tenant's ADF and Synapse linked services sign in as, each with its linked
+    service as the dependent item; a principal of another tenant (a GUID not ours) is not ours."""
+    readers = [c for c in connectors if isinstance(c, ADFConnector | SynapseConnector)]
+    if not readers:
         return None
     ours = tenant.tenant_id.lower()
 
     def listed() -> list[tuple[str, ItemRef]]:
         found = []
-        for connector in factories:
+        for connector in readers:
             for p in connector.service_principals():
                 if p.tenant and _GUID.match(p.tenant) and p.tenant.lower() != ours:
                     continue
-                f = p.factory
                 item = ItemRef(
-                    source="adf",
-                    container_name=f.name,
+                    source=str(p.source),
+                    container_name=p.container_name,
                     item_name=p.linked_service,
                     item_type="LinkedService",
                     item_id=p.linked_service,
-                    container_id=f"{f.subscription_id}/{f.resource_group}/{f.name}".lower(),
+                    container_id=p.container_id,
                 )
                 found.append((p.client_id, item))
         return found
