@@ -398,6 +398,9 @@ class TestPostgresOnly:
             "poll:contoso/adf",
         ]
         assert [(n, h) for n, h, live in b.leases() if live] == [("flush", "B"), ("poll:contoso/adf", "B")]
+        a.acquire("A", {"replica:A": 0.0}), b.acquire("B", {"replica:B": 600.0})
+        assert b.forget_departed(after_seconds=0.0) == 1  # A's presence lapsed: gone; B's stays
+        assert [n for n, _, _ in b.leases() if n.startswith("replica:")] == ["replica:B"]
         a.close(), b.close()
 
 

@@ -86,6 +86,17 @@ class PgLeases:
             args = [holder, list(names)]
         return int(self._run(sql, args).rowcount)
 
+    def forget_departed(self, after_seconds: float = 3600.0) -> int:
+        """Drop presence rows (``replica:...``) of replicas gone longer than ``after_seconds``: each
+        restart brings a new one, and the table would otherwise keep every replica that ever ran."""
+        return int(
+            self._run(
+                "DELETE FROM leases WHERE name LIKE 'replica:%%' "
+                "AND expires_at < clock_timestamp() - make_interval(secs => %s)",
+                (after_seconds,),
+            ).rowcount
+        )
+
     def fence(self, name: str, holder: str) -> None:
         """Inside a transaction: go on only while ``holder`` has ``name``, and keep it until commit."""
         row = self._run(
