@@ -120,6 +120,9 @@ class PostgresStore(PgIncidents, PgOutbox, PgLeases):
         except psycopg.Error as exc:
             self._pool.close()
             raise StoreError(f"state database {self.where}: {one_line(exc)}") from None
+        except BaseException:  # e.g. a newer schema: no pool threads left behind
+            self._pool.close()
+            raise
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
