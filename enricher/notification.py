@@ -208,3 +208,49 @@ def labels_of(alert: Alert) -> dict[str, str]:
         "workspace": run.container_name,
         "item": run.item_name,
     }
+
+
+def permission_notice(
+    tenant: str,
+    about: tuple[str, str],
+    ids: tuple[str, str],
+    words: tuple[str, str, str, str],
+    now: datetime,
+) -> Notification:
+    """A ``self`` notice: the daemon's own app lacks a permission or licence a feature needs.
+
+    ``about`` is the item (name, type), ``ids`` the notification's and the incident's id (fixed per
+    tenant, so the outbox keeps one notice even when the state is lost and it is said again),
+    ``words`` the title, short title, summary and cause."""
+    item = ItemRef("self", tenant, *about)
+    title, short, summary, cause = words
+    labels = {
+        "severity": "medium",
+        "category": "consent_permissions",
+        "code": "",
+        "source": "self",
+        "tenant": tenant,
+        "workspace": tenant,
+        "item": item.item_name,
+    }
+    return Notification(
+        id=ids[0],
+        incident_id=ids[1],
+        kind="firing",
+        severity="medium",
+        code="",
+        title=title,
+        short=short,
+        summary=summary,
+        cause=cause,
+        fixes=(),
+        source="self",
+        tenant=tenant,
+        items=(item,),
+        first_seen=now,
+        last_seen=now,
+        count=1,
+        created_at=now,
+        category="consent_permissions",
+        labels=labels,
+    )

@@ -26,7 +26,7 @@ from connectors.graph import AppCredentials, GraphClient, MissingPermissionError
 from enricher.core.credential_facts import facts_for
 from enricher.core.forecast import AppView, Expiring, forecast, unrotated
 from enricher.metrics import LabelKey, Metrics
-from enricher.notification import ItemRef, Notification
+from enricher.notification import ItemRef, Notification, permission_notice
 from enricher.store import Store
 
 log = logging.getLogger("aadsts_enricher.expiry")
@@ -175,38 +175,19 @@ def _say_missing(watch: CredentialWatch, metrics: Metrics, detail: str) -> None:
 def missing_notice(tenant: str, now: datetime) -> Notification:
     """The one ``self`` notice a tenant gets when Graph refuses its applications (id per tenant,
     so the outbox keeps one even if the state is lost and it is said again)."""
-    item = ItemRef("self", tenant, "Graph applications", "credential_expiry")
-    labels = {
-        "severity": "medium",
-        "category": "consent_permissions",
-        "code": "",
-        "source": "self",
-        "tenant": tenant,
-        "workspace": tenant,
-        "item": item.item_name,
-    }
-    return Notification(
-        id=f"credential-access-{tenant}",
-        incident_id=f"credential-access-{tenant}",
-        kind="firing",
-        severity="medium",
-        code="",
-        title=f"Credential expiry forecast in tenant {tenant} is off: no Application.Read.All",
-        short="credential expiry forecast off: no Application.Read.All",
-        summary="Graph refuses to list app registrations, so no warning comes before a client secret or "
-        "certificate expires, and 7000222/700027/7000215 alerts cannot name the credential. Grant the "
-        "Microsoft Graph application permission Application.Read.All (admin consent).",
-        cause=f"The daemon's app in tenant {tenant} lacks Application.Read.All.",
-        fixes=(),
-        source="self",
-        tenant=tenant,
-        items=(item,),
-        first_seen=now,
-        last_seen=now,
-        count=1,
-        created_at=now,
-        category="consent_permissions",
-        labels=labels,
+    return permission_notice(
+        tenant,
+        ("Graph applications", "credential_expiry"),
+        (f"credential-access-{tenant}", f"credential-access-{tenant}"),
+        (
+            f"Credential expiry forecast in tenant {tenant} is off: no Application.Read.All",
+            "credential expiry forecast off: no Application.Read.All",
+            "Graph refuses to list app registrations, so no warning comes before a client secret or "
+            "certificate expires, and 7000222/700027/7000215 alerts cannot name the credential. Grant the "
+            "Microsoft Graph application permission Application.Read.All (admin consent).",
+            f"The daemon's app in tenant {tenant} lacks Application.Read.All.",
+        ),
+        now,
     )
 
 

@@ -31,7 +31,7 @@ from enricher.core.routing import route
 from enricher.core.signin import Lookup, cause_line, kinds_for, retry
 from enricher.metrics import Metrics
 from enricher.models import Alert
-from enricher.notification import ItemRef, Notification
+from enricher.notification import Notification, permission_notice
 from enricher.store import Store
 from enricher.store.books import poll_book
 from enricher.wiring.build import Tenant
@@ -182,37 +182,18 @@ class SigninLookups:
 def notice(tenant: str, missing: Sequence[Missing], now: datetime) -> Notification:
     what = " and ".join(_COSTS[m][0] for m in missing)
     cost = " ".join(_COSTS[m][1] for m in missing)
-    item = ItemRef("self", tenant, "Graph sign-in log", "signin_lookup")
-    labels = {
-        "severity": "medium",
-        "category": "consent_permissions",
-        "code": "",
-        "source": "self",
-        "tenant": tenant,
-        "workspace": tenant,
-        "item": item.item_name,
-    }
     key = "-".join(m.name.lower() for m in missing)
-    return Notification(
-        id=f"signin-access-{tenant}-{key}",
-        incident_id=f"signin-access-{tenant}",
-        kind="firing",
-        severity="medium",
-        code="",
-        title=f"Sign-in look-up in tenant {tenant} is limited: {what}",
-        short=f"sign-in look-up limited: {what}",
-        summary=cost,
-        cause=f"Graph's sign-in log of tenant {tenant} is not fully readable: {what}.",
-        fixes=(),
-        source="self",
-        tenant=tenant,
-        items=(item,),
-        first_seen=now,
-        last_seen=now,
-        count=1,
-        created_at=now,
-        category="consent_permissions",
-        labels=labels,
+    return permission_notice(
+        tenant,
+        ("Graph sign-in log", "signin_lookup"),
+        (f"signin-access-{tenant}-{key}", f"signin-access-{tenant}"),
+        (
+            f"Sign-in look-up in tenant {tenant} is limited: {what}",
+            f"sign-in look-up limited: {what}",
+            cost,
+            f"Graph's sign-in log of tenant {tenant} is not fully readable: {what}.",
+        ),
+        now,
     )
 
 
