@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -287,6 +288,21 @@ class TestParsedCache:
         assert _cache_file(paths) == cache
         cache.write_text("{not json")
         assert len(load_knowledge()) > 300  # ...and a broken one is parsed again from YAML
+
+    def test_cache_files_older_than_a_week_are_removed(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+        old, recent, other = tmp_path / "kb-old.json", tmp_path / "kb-recent.json", tmp_path / "notes.json"
+        for path in (old, recent, other):
+            path.write_text("{}")
+        week = 7 * 24 * 3600
+        os.utime(old, (time.time() - week - 60, time.time() - week - 60))
+        os.utime(other, (time.time() - week - 60, time.time() - week - 60))
+        os.utime(recent, (time.time() - week + 3600, time.time() - week + 3600))
+        load_knowledge()
+        assert not old.exists() and recent.exists() and other.exists()
+        assert len(list(tmp_path.glob("kb-*.json"))) == 2  # the new one and the recent one
 
     def test_unwritable_cache_directory(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         blocker = tmp_path / "file"

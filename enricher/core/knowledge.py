@@ -148,6 +148,25 @@ def _cache_write(paths: Sequence[Path], raw: dict[str, Any]) -> None:
         scratch.replace(target)
     except (OSError, TypeError, ValueError):
         return
+    _prune(target)
+
+
+#: Cache files another install or an older version wrote are removed once this old (seconds).
+CACHE_KEEP = 7 * 24 * 3600
+
+
+def _prune(kept: Path) -> None:
+    """Every upgrade, checkout or edit of a built-in file names a new cache file (about 1 MB); the
+    old ones are removed a week after they were written, so the directory does not grow without end.
+    A file another install still uses is merely written again at its next start."""
+    try:
+        stale = [p for p in kept.parent.glob("kb-*.json") if p != kept]
+        newest = kept.stat().st_mtime
+        for path in stale:
+            if newest - path.stat().st_mtime > CACHE_KEEP:
+                path.unlink(missing_ok=True)
+    except OSError:
+        return
 
 
 def fix_steps(entry: Entry) -> tuple[tuple[FixStep, bool], ...]:
