@@ -63,6 +63,8 @@ TOOLS: list[tuple[re.Pattern[str], str]] = [
         "https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc",
     ),
     (re.compile(r"^openssl x509\b"), "https://docs.openssl.org/master/man1/openssl-x509/"),
+    (re.compile(r"^openssl s_client\b"), "https://docs.openssl.org/master/man1/openssl-s_client/"),
+    (re.compile(r"^Get-ItemProperty\b"), PS + "microsoft.powershell.management/get-itemproperty"),
     (re.compile(r"^Resolve-DnsName\b"), PS + "dnsclient/resolve-dnsname"),
     (
         re.compile(r"^dsregcmd\b"),
@@ -102,6 +104,7 @@ GRAPH_APIS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"get tenantRelationships/findTenantInformationByDomainName\("),
         GRAPH + "tenantrelationship-findtenantinformationbydomainname",
     ),
+    (re.compile(r"get subscribedSkus\b"), GRAPH + "subscribedsku-list"),
     (re.compile(r"get users\?"), GRAPH + "user-list"),
     (re.compile(r"get users/[^/?]+(\?|$)"), GRAPH + "user-get"),
     (re.compile(r"get users/[^/]+/authentication/methods$"), GRAPH + "authentication-list-methods"),
