@@ -89,6 +89,14 @@ GRAPH_APIS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"get identityProtection/riskDetections\?"), GRAPH + "riskdetection-list"),
     (re.compile(r"get policies/authorizationPolicy\b"), GRAPH + "authorizationpolicy-get"),
     (
+        re.compile(r"get policies/crossTenantAccessPolicy/partners\b"),
+        GRAPH + "crosstenantaccesspolicy-list-partners",
+    ),
+    (
+        re.compile(r"get policies/crossTenantAccessPolicy/default\b"),
+        GRAPH + "crosstenantaccesspolicyconfigurationdefault-get",
+    ),
+    (
         re.compile(r"get policies/identitySecurityDefaultsEnforcementPolicy\b"),
         GRAPH + "identitysecuritydefaultsenforcementpolicy-get",
     ),
