@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from enricher.core.incidents import Incident
 from enricher.core.kb_schema import SEVERITIES
-from enricher.logs import Redactor
+from enricher.logs import Redactor, may_hold_credentials
 
 _REDACT = Redactor().scrub
 #: ``<secret-value>`` in a fix command is a placeholder for the admin, not a secret to hide.
@@ -222,6 +222,8 @@ def incident_json(view: IncidentView) -> dict[str, Any]:
 
 def scrub(text: str) -> str:
     """``text`` with credentials replaced by ``***`` (``<placeholders>`` are left alone)."""
+    if not may_hold_credentials(text):
+        return text
     return "".join(p if _PLACEHOLDER.fullmatch(p) else _REDACT(p) for p in _PLACEHOLDER.split(text))
 
 
