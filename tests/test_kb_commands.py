@@ -47,6 +47,8 @@ TOOLS: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(r"^Get-ADComputer\b"), PS + "activedirectory/get-adcomputer"),
     (re.compile(r"^Get-ADUser\b"), PS + "activedirectory/get-aduser"),
+    (re.compile(r"^Get-ADDomainController\b"), PS + "activedirectory/get-addomaincontroller"),
+    (re.compile(r"^Test-NetConnection\b"), PS + "nettcpip/test-netconnection"),
     (re.compile(r"^Set-ADAccountPassword\b"), PS + "activedirectory/set-adaccountpassword"),
     (re.compile(r"^Get-AdfsGlobalAuthenticationPolicy\b"), PS + "adfs/get-adfsglobalauthenticationpolicy"),
     (re.compile(r"^\(Get-AdfsProperties\)"), PS + "adfs/get-adfsproperties"),
