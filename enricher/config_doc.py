@@ -1,9 +1,9 @@
-"""``docs/configuration.md``, generated from the config model (``enricher/config.py``).
+"""``docs/configuration.md``, generated from the config model (``enricher/config/``).
 
 Every section, option, type, default and constraint comes from the pydantic models, so the
 reference cannot drift from the code: ``make docs`` rewrites the file and ``tests/test_docs.py``
 fails when the committed copy differs from what ``render()`` returns. A description is taken from
-the field's ``description``, else from the ``#:`` comment above the field in ``config.py``, else
+the field's ``description``, else from the ``#:`` comment above the field in ``enricher/config/``, else
 from ``NOTES`` (``enricher/config_doc_text.py``, with the intro); class docstrings introduce their
 section.
 
@@ -203,7 +203,8 @@ def _field_comments(model: type[BaseModel]) -> dict[str, str]:
     """``#:`` comments written above fields in the class body (Sphinx style), per field name."""
     found: dict[str, str] = {}
     for klass in reversed(model.__mro__):
-        if not (isinstance(klass, type) and issubclass(klass, BaseModel)) or klass.__module__ != cfg.__name__:
+        ours = klass.__module__ == cfg.__name__ or klass.__module__.startswith(cfg.__name__ + ".")
+        if not (isinstance(klass, type) and issubclass(klass, BaseModel)) or not ours:
             continue
         source = inspect.getsource(klass)
         lines = source.splitlines()

@@ -29,7 +29,7 @@ def pages() -> list[tuple[Path, str]]:
 
 class TestConfigurationReference:
     def test_is_up_to_date(self) -> None:
-        """Run `make docs` when this fails: docs/configuration.md is generated from enricher/config.py."""
+        """Run `make docs` when this fails: docs/configuration.md is generated from enricher/config/."""
         committed = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
         assert committed == config_doc.render()
 
