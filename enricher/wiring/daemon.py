@@ -36,8 +36,9 @@ from enricher.store import Store
 from enricher.store.postgres_leases import LeaseLostError
 from enricher.wiring.build import SourceJob, Tenant, build_tenant, open_store, secrets_of, state_db
 from enricher.wiring.delivery import Deliverer, DeliveryReport
-from enricher.wiring.pipeline import CycleReport, Pipeline
+from enricher.wiring.pipeline import Pipeline
 from enricher.wiring.replicas import FLUSH, LeaseStore, Replicas, poll_lease
+from enricher.wiring.reports import CycleReport
 from enricher.wiring.signin_lookup import SigninLookups
 
 log = logging.getLogger("aadsts_enricher.daemon")

@@ -15,6 +15,7 @@ normal interval), never one error per incident.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -23,9 +24,15 @@ from datetime import datetime, timedelta
 
 from connectors.errors import ConnectorError
 from connectors.graph import AppCredentials, GraphClient, MissingPermissionError
-from enricher.core.credential_facts import facts_for
+from connectors.records import RunRecord, RunStatus
+from enricher.core.credential_facts import CODES as CREDENTIAL_CODES
+from enricher.core.credential_facts import facts_for, with_expired_key
+from enricher.core.detect import detect
 from enricher.core.forecast import AppView, Expiring, forecast, unrotated
+from enricher.core.incidents import Book, Incident
+from enricher.core.knowledge import KnowledgeBase
 from enricher.metrics import LabelKey, Metrics
+from enricher.models import Alert, Detection
 from enricher.notification import ItemRef, Notification, permission_notice
 from enricher.store import Store
 
@@ -228,3 +235,65 @@ def facts(watch: CredentialWatch, code: str, client_id: str, failed_at: datetime
         return None
     hints = {c.key_id: c.hint for c in app.credentials}
     return facts_for(code, app.app_id, app.app_name, app.credentials, hints, failed_at)
+
+
+# -- what a poll asks of the watch ------------------------------------------------------------
+
+
+def remember_clients(store: Store, alerts: Sequence[Alert], now: datetime) -> None:
+    """Which items sign in with which app: what a rotation of that app's secret must update."""
+    per_tenant: dict[str, list[tuple[str, ItemRef]]] = {}
+    for alert in alerts:
+        client_id = alert.detection.first("client_id")
+        if client_id:
+            run = alert.run
+            ref = ItemRef(
+                str(run.source),
+                run.container_name,
+                run.item_name,
+                run.item_type,
+                run.item_id,
+                run.container_id,
+            )
+            per_tenant.setdefault(run.tenant, []).append((client_id, ref))
+    for tenant, seen in per_tenant.items():
+        remember_items(store, tenant, seen, now)
+
+
+def read_apps(
+    watches: Sequence[CredentialWatch], kb: KnowledgeBase, records: Sequence[RunRecord], now: datetime
+) -> dict[str, Detection]:
+    """Graph look-ups for the apps behind 7000222/700027/7000215 failures among these runs;
+    the detections it made, by error text, so the poll does not make them again."""
+    wanted: dict[str, set[str]] = {}
+    detected: dict[str, Detection] = {}
+    if not watches:
+        return detected
+    for rec in records:
+        if rec.status is RunStatus.FAILED and any(c in rec.error_text for c in CREDENTIAL_CODES):
+            detection = detected[rec.error_text] = detect(rec.error_text, kb.signatures)
+            client_id = detection.first("client_id")
+            if detection.primary in CREDENTIAL_CODES and client_id:
+                wanted.setdefault(rec.tenant, set()).add(client_id)
+    for watch in watches:
+        if watch.tenant in wanted:
+            prefetch(watch, wanted[watch.tenant], now)
+    return detected
+
+
+def with_app_credentials(
+    watches: Sequence[CredentialWatch], book: Book, inc: Incident, alert: Alert, now: datetime
+) -> Incident:
+    """Name the expired (or the existing) credentials of the app on its incident, when known."""
+    client_id = alert.detection.first("client_id")
+    watch = next((w for w in watches if w.tenant == inc.tenant), None)
+    if alert.code not in CREDENTIAL_CODES or not client_id or watch is None:
+        return inc
+    run = alert.run
+    found = facts(watch, alert.code, client_id, run.ended_at or run.started_at or now)
+    if found is None:
+        return inc
+    fixes = with_expired_key(inc.content.get("fixes") or (), found)
+    inc = dataclasses.replace(inc, content={**inc.content, "app_credentials": found, "fixes": fixes})
+    book.put(inc)
+    return inc

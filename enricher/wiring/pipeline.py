@@ -15,15 +15,13 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from connectors.clouds import CLOUDS
 from connectors.records import RunRecord, RunStatus, Source
 from enricher import config as cfg
-from enricher.core.credential_facts import CODES as CREDENTIAL_CODES
-from enricher.core.credential_facts import with_expired_key
 from enricher.core.detect import detect
 from enricher.core.enrich import PUBLIC_PORTALS, Portals, enrich
 from enricher.core.grouping import (
@@ -45,13 +43,14 @@ from enricher.core.routing_trace import config_silences
 from enricher.core.wording import counted
 from enricher.metrics import Metrics
 from enricher.models import Alert, Detection, Link
-from enricher.notification import ItemRef, Notification
+from enricher.notification import Notification
 from enricher.store import Store
 from enricher.store.books import flush_book, poll_book
 from enricher.store.queries import IncidentFilter
 from enricher.wiring import expiry
 from enricher.wiring.build import SourceJob, policy_of, secrets_of
-from enricher.wiring.expiry import CredentialWatch, check, remember_items
+from enricher.wiring.expiry import CredentialWatch, check
+from enricher.wiring.reports import CycleReport, PollReport, ReadRun
 
 log = logging.getLogger("aadsts_enricher.pipeline")
 #: Open incidents read per flush to find inhibition sources (the newest first, when there are more).
@@ -59,41 +58,6 @@ MAX_INHIBITORS_READ = 100_000
 #: Open lone incidents of one code read per poll to find an item's siblings (the newest first).
 MAX_SIBLINGS_READ = 10_000
 _RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
-
-
-@dataclass
-class PollReport:
-    source: str
-    records: int = 0
-    new: int = 0
-    failures: int = 0
-    errors: list[str] = field(default_factory=list)
-    auth_error: str | None = None
-    #: problems first seen in this poll that are not errors (a refused optional call)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and self.auth_error is None
-
-
-@dataclass(frozen=True, slots=True)
-class _Run:
-    rec: RunRecord
-    alert: Alert | None  # set when the failure makes or feeds an incident
-    streak: int | None
-    schedule_on: bool
-    failure: bool  # a failure with an AADSTS code, whatever its severity
-
-
-@dataclass
-class CycleReport:
-    polls: list[PollReport] = field(default_factory=list)
-    notifications: list[Notification] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(p.ok for p in self.polls)
 
 
 class Pipeline:
@@ -163,7 +127,7 @@ class Pipeline:
             if f"{n.item}: {n.message}" not in poll.errors
         ]
         report.auth_error = scrub(poll.auth_error.message, self._secrets) if poll.auth_error else None
-        detected = self._read_apps(poll.records, now)  # Graph, before the transaction
+        detected = expiry.read_apps(self.watches, self.kb, poll.records, now)  # Graph, before the transaction
         try:
             with self.store.transaction():
                 self.fence(f"poll:{job.name}")
@@ -221,7 +185,7 @@ class Pipeline:
     ) -> tuple[int, dict[str, int]]:
         """Explain the runs, load only the incidents they can touch, apply them in order, save.
         ``source`` is the configured name of the source that read them (their metrics label);
-        ``detected``: error text -> detection already made for this poll (``_read_apps``)."""
+        ``detected``: error text -> detection already made for this poll (``expiry.read_apps``)."""
         runs = [
             self._read(rec, now, source, detected or {})
             for rec in sorted(records, key=lambda r: r.ended_at or r.started_at or now)
@@ -253,7 +217,7 @@ class Pipeline:
                     root_cause=cause.as_dict() if cause else None,
                 )
                 failed[inc.fingerprint] = failed.get(inc.fingerprint, 0) + 1
-                inc = self._with_app_credentials(book, inc, run.alert, now)
+                inc = expiry.with_app_credentials(self.watches, book, inc, run.alert, now)
                 if self.on_incident is not None:
                     self.on_incident(inc, run.alert, now)
                 self.store.add_event(inc.id, now, "failure", f"run {rec.run_id}: AADSTS{run.alert.code}")
@@ -271,7 +235,7 @@ class Pipeline:
             self._count_family(parent, before.get(parent.fingerprint))
         opened = book.open_change()
         self.store.save_book(book, now)
-        self._remember_clients([r.alert for r in runs if r.alert is not None], now)
+        expiry.remember_clients(self.store, [r.alert for r in runs if r.alert is not None], now)
         return sum(r.failure for r in runs), opened
 
     def _siblings(self, book: Book, touched: list[Incident], now: datetime) -> list[Incident]:
@@ -308,12 +272,12 @@ class Pipeline:
         entry = self.kb.get(alert.code) if alert.known else None
         return root_cause_of(alert, entry.group_by) if entry else None
 
-    def _read(self, rec: RunRecord, now: datetime, source: str, detected: Mapping[str, Detection]) -> _Run:
+    def _read(self, rec: RunRecord, now: datetime, source: str, detected: Mapping[str, Detection]) -> ReadRun:
         """For a failure, explain it (``_process`` counts the runs); ``alert`` only when it makes an
         incident."""
         streak, schedule_on = self._streak(rec)
         if rec.status is not RunStatus.FAILED:
-            return _Run(rec, None, streak, schedule_on, False)
+            return ReadRun(rec, None, streak, schedule_on, False)
         detection = detected.get(rec.error_text) or detect(rec.error_text, self.kb.signatures)
         alert = enrich(rec, detection, self.kb, portals=self.portals.get(rec.tenant, PUBLIC_PORTALS))
         if alert is None:
@@ -321,7 +285,7 @@ class Pipeline:
                 "aadsts_enricher_unexplained_failures_total",
                 {"tenant": rec.tenant, "source": source},
             )
-            return _Run(rec, None, streak, schedule_on, False)
+            return ReadRun(rec, None, streak, schedule_on, False)
         labels = {
             "tenant": rec.tenant,
             "code": alert.code,
@@ -331,8 +295,8 @@ class Pipeline:
         }
         self.metrics.inc("aadsts_enricher_auth_failures_total", labels)
         if _RANK[alert.severity] > _RANK[self.config.min_severity]:
-            return _Run(rec, None, streak, schedule_on, True)
-        return _Run(rec, alert, streak, schedule_on, True)
+            return ReadRun(rec, None, streak, schedule_on, True)
+        return ReadRun(rec, alert, streak, schedule_on, True)
 
     def _streak(self, rec: RunRecord) -> tuple[int | None, bool]:
         """Consecutive failed scheduled refreshes of a Power BI dataset (Power BI gives up after 4)."""
@@ -357,58 +321,6 @@ class Pipeline:
             self.metrics.set("aadsts_enricher_last_success_timestamp_seconds", where, now.timestamp())
 
     # -- credential expiry -----------------------------------------------------------------------
-
-    def _remember_clients(self, alerts: Sequence[Alert], now: datetime) -> None:
-        """Which items sign in with which app: what a rotation of that app's secret must update."""
-        per_tenant: dict[str, list[tuple[str, ItemRef]]] = {}
-        for alert in alerts:
-            client_id = alert.detection.first("client_id")
-            if client_id:
-                run = alert.run
-                ref = ItemRef(
-                    str(run.source),
-                    run.container_name,
-                    run.item_name,
-                    run.item_type,
-                    run.item_id,
-                    run.container_id,
-                )
-                per_tenant.setdefault(run.tenant, []).append((client_id, ref))
-        for tenant, seen in per_tenant.items():
-            remember_items(self.store, tenant, seen, now)
-
-    def _read_apps(self, records: Sequence[RunRecord], now: datetime) -> dict[str, Detection]:
-        """Graph look-ups for the apps behind 7000222/700027/7000215 failures among these runs;
-        the detections it made, by error text, so the poll does not make them again."""
-        wanted: dict[str, set[str]] = {}
-        detected: dict[str, Detection] = {}
-        if not self.watches:
-            return detected
-        for rec in records:
-            if rec.status is RunStatus.FAILED and any(c in rec.error_text for c in CREDENTIAL_CODES):
-                detection = detected[rec.error_text] = detect(rec.error_text, self.kb.signatures)
-                client_id = detection.first("client_id")
-                if detection.primary in CREDENTIAL_CODES and client_id:
-                    wanted.setdefault(rec.tenant, set()).add(client_id)
-        for watch in self.watches:
-            if watch.tenant in wanted:
-                expiry.prefetch(watch, wanted[watch.tenant], now)
-        return detected
-
-    def _with_app_credentials(self, book: Book, inc: Incident, alert: Alert, now: datetime) -> Incident:
-        """Name the expired (or the existing) credentials of the app on its incident, when known."""
-        client_id = alert.detection.first("client_id")
-        watch = next((w for w in self.watches if w.tenant == inc.tenant), None)
-        if alert.code not in CREDENTIAL_CODES or not client_id or watch is None:
-            return inc
-        run = alert.run
-        found = expiry.facts(watch, alert.code, client_id, run.ended_at or run.started_at or now)
-        if found is None:
-            return inc
-        fixes = with_expired_key(inc.content.get("fixes") or (), found)
-        inc = dataclasses.replace(inc, content={**inc.content, "app_credentials": found, "fixes": fixes})
-        book.put(inc)
-        return inc
 
     def watch_credentials(self, now: datetime) -> list[Notification]:
         """Each tenant's credential forecast when its interval has passed; queued like any notification."""
