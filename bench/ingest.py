@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from enricher import config as cfg
 from enricher.notification import Notification
 from enricher.sinks.base import DeliveryResult
-from enricher.wiring.daemon import Daemon, Service
+from enricher.wiring.daemon import Service
+from enricher.wiring.process import Daemon
 
 TOKEN = "bench-ingest-token"
 

@@ -95,7 +95,7 @@ def _service(path: str):  # type: ignore[no-untyped-def]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from enricher.wiring.daemon import Daemon
+    from enricher.wiring.process import Daemon
 
     code = Daemon(_service(args.config), Path(args.config).resolve()).run()
     _exit_without_stragglers(code, grace=2.0)
