@@ -16,7 +16,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,36 @@ def firing(receiver: Receiver) -> list[dict[str, Any]]:
     ]
 
 
+def test_the_flush_is_divided_by_tenant(postgres_url: str) -> None:
+    """Two replicas, three tenants: each tenant's flush lease is held by exactly one replica, the
+    scopes they flush are disjoint and cover every tenant, and only the holder of the first
+    tenant also covers tenants no longer configured."""
+    from enricher.metrics import Metrics
+    from enricher.store.postgres import PostgresStore
+    from enricher.wiring.build import SourceJob
+    from enricher.wiring.replicas import Replicas
+
+    jobs = [
+        SourceJob(f"{t}/{s}", None, timedelta(seconds=60))  # type: ignore[arg-type]  # no poll here
+        for t in ("contoso", "fabrikam", "northwind")
+        for s in ("powerbi", "adf")
+    ]
+    stores = [PostgresStore(postgres_url) for _ in range(2)]
+    pair = [Replicas(store, jobs, Metrics(), holder=h) for store, h in zip(stores, "AB", strict=True)]
+    for _ in range(3):  # announce, then take a share, then settle
+        for r in pair:
+            r.keep()
+    scopes = [r.scope() for r in pair]
+    assert all(scopes), scopes  # 9 leases, ceil(9 / 2) each at most: both hold some flush lease
+    a, b = scopes
+    assert a is not None and b is not None
+    assert a.tenants.isdisjoint(b.tenants) and a.tenants | b.tenants == {"contoso", "fabrikam", "northwind"}
+    assert [s.strays for s in (a, b)].count(True) == 1 and (a if a.strays else b).covers("retired")
+    assert sum(len(r.held) for r in pair) == len(jobs) + 3  # every poll and flush lease, once
+    for store in stores:
+        store.close()
+
+
 def test_three_replicas_divide_the_work_and_survive_a_kill(
     sim: Simulator, receiver: Receiver, tmp_path: Path, postgres_url: str
 ) -> None:
@@ -98,7 +128,7 @@ def test_three_replicas_divide_the_work_and_survive_a_kill(
         replicas[name] = (proc, port)
     logs = lambda: "\n".join((tmp_path / f"{n}.log").read_text()[-2000:] for n in replicas)  # noqa: E731
     try:
-        every = {f"poll:contoso/{s}" for s in ("powerbi", "fabric", "adf", "synapse")} | {"flush"}
+        every = {f"poll:contoso/{s}" for s in ("powerbi", "fabric", "adf", "synapse")} | {"flush:contoso"}
         held = lambda: {n: set(ready(p).get("leases", ())) for n, (_, p) in replicas.items()}  # noqa: E731
         divided = lambda: (h := held()) and set().union(*h.values()) == every and all(h.values())  # noqa: E731
         assert wait_for(divided, 90), (held(), logs())  # every lease held, each replica has a share
@@ -106,7 +136,7 @@ def test_three_replicas_divide_the_work_and_survive_a_kill(
         assert sum(len(v) for v in shares.values()) == len(every), shares  # no lease held twice
         assert {len(v) for v in shares.values()} <= {1, 2}, shares  # ceil(5 / 3) at the most
         assert wait_for(lambda: len(receiver.requests) > 0, 90), logs()
-        victim = next(n for n, leases in held().items() if "flush" in leases)
+        victim = next(n for n, leases in held().items() if "flush:contoso" in leases)
         survivors = [n for n in replicas if n != victim]
         os.kill(replicas[victim][0].pid, signal.SIGKILL)
         killed = time.monotonic()

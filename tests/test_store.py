@@ -15,13 +15,13 @@ from connectors.records import RunRecord, RunStatus, Source
 from enricher.config import Match
 from enricher.core.detect import detect
 from enricher.core.enrich import enrich
-from enricher.core.incidents import Book, Incident, Policy, flush, on_failure, on_success
+from enricher.core.incidents import Book, Incident, Policy, Scope, batch_tenant, flush, on_failure, on_success
 from enricher.core.knowledge import load_knowledge
 from enricher.core.routing import Silence
 from enricher.errors import StoreError
 from enricher.notification import Notification
 from enricher.store import MemoryStore, SQLiteStore, Store
-from enricher.store.books import poll_book
+from enricher.store.books import flush_book, poll_book
 from enricher.store.codec import incident_json
 from enricher.store.sqlite import MIGRATIONS
 
@@ -212,9 +212,9 @@ class TestSQLiteOnly:
             SQLiteStore(blocker / "sub" / "state.db")
 
 
-def failing(book: Book, item: str, at: datetime, code: str = "53003") -> Incident:
+def failing(book: Book, item: str, at: datetime, code: str = "53003", tenant: str = "contoso") -> Incident:
     rec = dataclasses.replace(
-        record(f"run-{item}-{at:%H%M}", item=item), error_text=f"AADSTS{code}: x", ended_at=at
+        record(f"run-{item}-{at:%H%M}", item=item), error_text=f"AADSTS{code}: x", ended_at=at, tenant=tenant
     )
     alert = enrich(rec, detect(rec.error_text), KB)
     assert alert is not None
@@ -269,6 +269,37 @@ class TestIncidentQueries:
         due = store.due_incidents(T0 + timedelta(hours=1), T0)
         assert sorted(i.id for i in due) == sorted(i.id for i in book.incidents.values())
         assert store.open_counts() == {"high": 2}
+
+    def test_a_flush_scope_splits_the_book_by_tenant(self, store: Store) -> None:
+        """Replicas divide the flush by tenant: a scope loads only its tenants' due incidents and
+        batches, and the first tenant's holder also covers tenants no longer configured."""
+        book = Book()
+        for tenant in ("contoso", "fabrikam", "gone"):
+            failing(book, "a", T0, tenant=tenant)
+        store.save_book(book, T0)
+        known = frozenset({"contoso", "fabrikam"})
+        later = T0 + timedelta(minutes=1)
+
+        def covered(scope: Scope | None) -> tuple[set[str], set[str]]:
+            part = flush_book(store, later, Policy(), scope)
+            return {i.tenant for i in part.incidents.values()}, {
+                batch_tenant(p.batch) for p in part.pending.values()
+            }
+
+        assert covered(None) == ({"contoso", "fabrikam", "gone"},) * 2
+        assert covered(Scope(frozenset({"fabrikam"}), known)) == ({"fabrikam"},) * 2
+        assert covered(Scope(frozenset({"contoso"}), known, strays=True)) == ({"contoso", "gone"},) * 2
+        (_sent, *_) = flush(book, later, Policy(), lambda labels, now: False)
+        store.save_book(book, later)
+        remind = T0 + timedelta(hours=5)
+        assert {i.tenant for i in store.due_incidents(remind, T0, Scope(frozenset({"fabrikam"}), known))} == {
+            "fabrikam"
+        }
+        assert {i.tenant for i in store.due_incidents(remind, T0, Scope(known, known, strays=True))} == {
+            "contoso",
+            "fabrikam",
+            "gone",
+        }
 
     def test_flapping_incident_is_due_when_settled(self, store: Store) -> None:
         book = Book()
@@ -381,23 +412,28 @@ class TestPostgresOnly:
         from enricher.store.postgres_leases import Held, LeaseLostError
 
         a, b = PostgresStore(postgres_url), PostgresStore(postgres_url)
-        wanted = {"poll:contoso/adf": 600.0, "flush": 600.0}
-        assert a.acquire("A", wanted) == [Held("flush", None), Held("poll:contoso/adf", None)]
+        wanted = {"poll:contoso/adf": 600.0, "flush:contoso": 600.0}
+        assert a.acquire("A", wanted) == [Held("flush:contoso", None), Held("poll:contoso/adf", None)]
         assert b.acquire("B", wanted) == []  # held and live: nothing for B
-        assert [h.name for h in a.acquire("A", wanted)] == ["flush", "poll:contoso/adf"]  # renewed
+        assert [h.name for h in a.acquire("A", wanted)] == ["flush:contoso", "poll:contoso/adf"]  # renewed
         a.acquire("A", {"poll:contoso/adf": 0.0})  # renewed to lapse at once: A "died"
         assert b.acquire("B", wanted) == [Held("poll:contoso/adf", "A")]
-        with pytest.raises(LeaseLostError), a.transaction():
+        with pytest.raises(LeaseLostError, match="poll:contoso/adf"), a.transaction():
             a.set_cursor("contoso/adf", {"k": "late"}, T0)
-            a.fence("poll:contoso/adf", "A")  # A's late poll is rolled back
+            a.fence(["flush:contoso", "poll:contoso/adf"], "A")  # one lost: A's late work is rolled back
         assert a.get_cursor("contoso/adf") == {}
+        with a.transaction():
+            a.fence(["flush:contoso"], "A")
         with b.transaction():
-            b.fence("poll:contoso/adf", "B")
+            b.fence(["poll:contoso/adf"], "B")
         assert a.release("A") == 1 and [h.name for h in b.acquire("B", wanted)] == [
-            "flush",
+            "flush:contoso",
             "poll:contoso/adf",
         ]
-        assert [(n, h) for n, h, live in b.leases() if live] == [("flush", "B"), ("poll:contoso/adf", "B")]
+        assert [(n, h) for n, h, live in b.leases() if live] == [
+            ("flush:contoso", "B"),
+            ("poll:contoso/adf", "B"),
+        ]
         a.acquire("A", {"replica:A": 0.0}), b.acquire("B", {"replica:B": 600.0})
         assert b.forget_departed(after_seconds=0.0) == 1  # A's presence lapsed: gone; B's stays
         assert [n for n, _, _ in b.leases() if n.startswith("replica:")] == ["replica:B"]

@@ -26,6 +26,23 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class Scope:
+    """The tenants one flush decides for. Replicas sharing a store divide the flush by tenant
+    (one lease each, ``enricher.wiring.replicas``); a replica's scope is the tenants it holds, and
+    the holder of the first configured tenant also covers ``strays``: incidents of a tenant no
+    longer configured, whose pending notifications must still go out. ``None`` instead of a scope
+    means every tenant (one daemon)."""
+
+    tenants: frozenset[str]
+    #: every configured tenant (what is not in it is a stray)
+    known: frozenset[str] = frozenset()
+    strays: bool = False
+
+    def covers(self, tenant: str) -> bool:
+        return tenant in self.tenants or (self.strays and tenant not in self.known)
+
+
+@dataclass(frozen=True)
 class Incident:
     """One occurrence of a problem. ``fingerprint`` names the problem (what ``group_by`` picks out);
     ``id`` names this occurrence (a problem that comes back after it was archived is a new incident,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from enricher.core.book import SCHEDULE_LIMIT, Book, Incident, Pending, Policy, State
+from enricher.core.book import SCHEDULE_LIMIT, Book, Incident, Pending, Policy, Scope, State
 from enricher.core.signin import cause_line, name_policy
 from enricher.core.wording import counted
 from enricher.models import Alert, FixStep
@@ -31,7 +31,9 @@ __all__ = [
     "Incident",
     "Pending",
     "Policy",
+    "Scope",
     "State",
+    "batch_tenant",
     "family_of",
     "fingerprint_of",
     "flush",
@@ -281,6 +283,11 @@ def _queue(book: Book, inc: Incident, kind: Kind, now: datetime) -> None:
 
 
 queue_notification = _queue
+
+
+def batch_tenant(batch: str) -> str:
+    """The tenant a batch belongs to: its key starts with it (tenant names hold no ``|``)."""
+    return batch.split("|", 1)[0]
 
 
 def family_of(parent: Incident) -> dict[str, Any]:

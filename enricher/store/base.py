@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from connectors.records import RunRecord, RunStatus
-from enricher.core.incidents import Book, Incident, Pending
+from enricher.core.incidents import Book, Incident, Pending, Scope
 from enricher.core.routing import Silence
 from enricher.core.signin import Lookup
 from enricher.notification import Notification
@@ -86,9 +86,12 @@ class Store(Protocol):
         """Open incidents listing any of ``item_keys``, oldest first."""
         ...
 
-    def due_incidents(self, remind_before: datetime, settle_before: datetime) -> list[Incident]:
+    def due_incidents(
+        self, remind_before: datetime, settle_before: datetime, scope: Scope | None = None
+    ) -> list[Incident]:
         """Open incidents last told "firing" at or before ``remind_before`` (not flapping), and
-        flapping ones whose last change is at or before ``settle_before``; oldest first."""
+        flapping ones whose last change is at or before ``settle_before``; oldest first; only
+        those of tenants ``scope`` covers, when given."""
         ...
 
     def pending_for(self, fingerprints: Collection[str]) -> list[Pending]: ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from datetime import UTC, datetime, timedelta
 
-from enricher.core.incidents import Book, Incident, Policy
+from enricher.core.incidents import Book, Incident, Policy, Scope, batch_tenant
 from enricher.store.base import KEEP_RESOLVED_DAYS, Store
 
 _EVER = datetime(1970, 1, 1, tzinfo=UTC)
@@ -27,12 +27,15 @@ def poll_book(store: Store, fingerprints: Collection[str], item_keys: Collection
     return Book.of(incidents, store.pending_for({i.fingerprint for i in incidents}))
 
 
-def flush_book(store: Store, now: datetime, policy: Policy) -> Book:
+def flush_book(store: Store, now: datetime, policy: Policy, scope: Scope | None = None) -> Book:
     """What a flush can change: incidents due for a reminder or done flapping, the batches with a
     notification older than ``group_wait`` (all of their entries, as the batch goes out whole),
-    and the pending entries of every incident loaded."""
-    due = store.due_incidents(now - policy.repeat_interval, now - policy.flap_window)
+    and the pending entries of every incident loaded; of the tenants ``scope`` covers, when given
+    (a batch never spans tenants, so a scope splits the book cleanly)."""
+    due = store.due_incidents(now - policy.repeat_interval, now - policy.flap_window, scope)
     batches = store.ready_batches(now - policy.group_wait)
+    if scope is not None:
+        batches = [b for b in batches if scope.covers(batch_tenant(b))]
     pending = {p.fingerprint: p for p in store.pending_in(batches)}
     missing = {i.fingerprint for i in due} - pending.keys()
     pending.update({p.fingerprint: p for p in store.pending_for(missing)})

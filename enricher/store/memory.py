@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors.records import RunRecord
-from enricher.core.incidents import Book, Incident, Pending
+from enricher.core.incidents import Book, Incident, Pending, Scope
 from enricher.core.routing import Silence
 from enricher.core.signin import Lookup
 from enricher.notification import Notification
@@ -143,8 +143,12 @@ class MemoryStore:
             i for i in self._s.incidents.values() if i.state == "open" and wanted.intersection(i.item_keys)
         )
 
-    def due_incidents(self, remind_before: datetime, settle_before: datetime) -> list[Incident]:
+    def due_incidents(
+        self, remind_before: datetime, settle_before: datetime, scope: Scope | None = None
+    ) -> list[Incident]:
         def due(i: Incident) -> bool:
+            if scope is not None and not scope.covers(i.tenant):
+                return False
             if i.flapping:
                 return not i.changes or i.changes[-1] <= settle_before
             told = i.last_notified_at

@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from enricher.core.incidents import Book, Incident, Pending
+from enricher.core.incidents import Book, Incident, Pending, Scope
 from enricher.store.codec import incident_from, incident_json
 from enricher.store.queries import RANK, IncidentFilter, IncidentRow, Summary, search_text
 from enricher.store.tallies import Tally, exact_tally
@@ -39,6 +39,13 @@ _ORDERS = {
     "first": " ORDER BY state <> 'open', first_seen DESC, id COLLATE \"C\"",
     "code": ' ORDER BY state <> \'open\', code COLLATE "C", last_seen DESC, id COLLATE "C"',
 }
+#: Incidents due for a reminder or done flapping (both halves use an index: incidents_remind,
+#: incidents_settle).
+_DUE = (
+    "SELECT body, tenant FROM incidents WHERE state = 'open' AND notified = 'firing' AND NOT flapping "
+    "AND last_notified_at <= %s UNION ALL SELECT body, tenant FROM incidents WHERE flapping "
+    "AND (last_change IS NULL OR last_change <= %s)"
+)
 _SEVERITY = f"CASE WHEN severity IN ({', '.join(repr(s) for s in RANK)}) THEN severity ELSE 'info' END"
 
 
@@ -72,13 +79,18 @@ class PgIncidents:
             list(item_keys),
         )
 
-    def due_incidents(self, remind_before: datetime, settle_before: datetime) -> list[Incident]:
+    def due_incidents(
+        self, remind_before: datetime, settle_before: datetime, scope: Scope | None = None
+    ) -> list[Incident]:
+        if scope is None:
+            return self._bodies(f"SELECT body FROM ({_DUE}) due", remind_before, settle_before)
         return self._bodies(
-            "SELECT body FROM incidents WHERE state = 'open' AND notified = 'firing' AND NOT flapping "
-            "AND last_notified_at <= %s UNION ALL SELECT body FROM incidents WHERE flapping "
-            "AND (last_change IS NULL OR last_change <= %s)",
+            f"SELECT body FROM ({_DUE}) due WHERE tenant = ANY(%s) OR (%s AND tenant <> ALL(%s))",
             remind_before,
             settle_before,
+            sorted(scope.tenants),
+            scope.strays,
+            sorted(scope.known),
         )
 
     def pending_for(self, fingerprints: Collection[str]) -> list[Pending]:

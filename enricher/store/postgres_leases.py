@@ -97,16 +97,18 @@ class PgLeases:
             ).rowcount
         )
 
-    def fence(self, name: str, holder: str) -> None:
-        """Inside a transaction: go on only while ``holder`` has ``name``, and keep it until commit."""
-        row = self._run(
-            "SELECT 1 FROM leases WHERE name = %s AND holder = %s AND expires_at > clock_timestamp() "
-            "FOR UPDATE",
-            (name, holder),
-        ).fetchone()
-        if row is None:
+    def fence(self, names: Sequence[str], holder: str) -> None:
+        """Inside a transaction: go on only while ``holder`` has every lease of ``names``, and keep
+        them until commit."""
+        rows = self._run(
+            "SELECT name FROM leases WHERE name = ANY(%s) AND holder = %s "
+            "AND expires_at > clock_timestamp() ORDER BY name FOR UPDATE",
+            (sorted(names), holder),
+        ).fetchall()
+        lost = sorted(set(names) - {name for (name,) in rows})
+        if lost:
             raise LeaseLostError(
-                f"lease {name} is no longer held by this replica; its work is redone by the holder"
+                f"lease {', '.join(lost)} no longer held by this replica; its work is redone by the holder"
             )
 
     def leases(self) -> list[tuple[str, str, bool]]:

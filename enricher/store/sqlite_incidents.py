@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
-from enricher.core.incidents import Book, Incident, Pending
+from enricher.core.incidents import Book, Incident, Pending, Scope
 from enricher.store.codec import incident_from, incident_json, pending_from, pending_row
 from enricher.store.queries import search_text
 
@@ -80,14 +80,19 @@ class IncidentTables:
             item_keys,
         )
 
-    def due_incidents(self, remind_before: datetime, settle_before: datetime) -> list[Incident]:
+    def due_incidents(
+        self, remind_before: datetime, settle_before: datetime, scope: Scope | None = None
+    ) -> list[Incident]:
+        """One daemon owns a SQLite store and passes no scope; one given is applied to the rows."""
         rows = self._run(
             "SELECT body FROM incidents WHERE state = 'open' AND notified = 'firing' AND flapping = 0 "
             "AND last_notified_at <= ? UNION ALL SELECT body FROM incidents WHERE flapping = 1 "
             "AND (last_change IS NULL OR last_change <= ?)",
             (remind_before.isoformat(), settle_before.isoformat()),
         ).fetchall()
-        return sorted((incident_from(b) for (b,) in rows), key=lambda i: (i.first_seen, i.id))
+        due = (incident_from(b) for (b,) in rows)
+        kept = due if scope is None else (i for i in due if scope.covers(i.tenant))
+        return sorted(kept, key=lambda i: (i.first_seen, i.id))
 
     def pending_for(self, fingerprints: Collection[str]) -> list[Pending]:
         found: list[tuple[str, str, str, str]] = []

@@ -20,6 +20,7 @@ from typing import Any
 
 from connectors.errors import Stopped
 from enricher import config as cfg
+from enricher.core.incidents import Scope
 from enricher.core.knowledge import load_knowledge
 from enricher.errors import StoreError
 from enricher.health import HealthServer
@@ -30,7 +31,7 @@ from enricher.store.postgres_leases import LeaseLostError
 from enricher.wiring.build import SourceJob, Tenant, build_tenant, open_store, state_db
 from enricher.wiring.delivery import Deliverer, DeliveryReport
 from enricher.wiring.pipeline import Pipeline
-from enricher.wiring.replicas import FLUSH, Replicas, poll_lease
+from enricher.wiring.replicas import Replicas, poll_lease
 from enricher.wiring.reports import CycleReport
 from enricher.wiring.signin_lookup import SigninLookups
 
@@ -117,6 +118,13 @@ class Service:
     def _mine(self, lease: str) -> bool:
         return self.replicas is None or self.replicas.holds(lease)
 
+    def _share(self) -> tuple[bool, Scope | None]:
+        """Whether this replica decides for any tenant now, and for which (None: all of them)."""
+        if self.replicas is None:
+            return True, None
+        scope = self.replicas.scope()
+        return scope is not None, scope
+
     def poll(self, job: SourceJob) -> None:
         if not self._mine(poll_lease(job)):
             return  # another replica polls this source
@@ -144,19 +152,21 @@ class Service:
         )
 
     def watch_credentials(self) -> None:
-        if not self._mine(FLUSH):
+        mine, scope = self._share()
+        if not mine:
             return
-        self.pipeline.watch_credentials(self.clock())
+        self.pipeline.watch_credentials(self.clock(), scope)
         self._count_requests()
         self.deliverer.wake()
 
     def flush(self) -> None:
         """Write due notifications to the outbox and tell the sink workers; delivery happens there."""
-        if not self._mine(FLUSH):
+        mine, scope = self._share()
+        if not mine:
             self.deliverer.wake()  # rows other replicas queued are delivered here too
             return
         try:
-            self.pipeline.flush(self.clock())
+            self.pipeline.flush(self.clock(), scope=scope)
         except LeaseLostError as exc:  # another replica holds the job now and redoes the work
             log.info("work rolled back", extra={"reason": str(exc)})
             return
@@ -177,9 +187,10 @@ class Service:
 
     def look_up_signins(self) -> None:
         """The scheduler's sign-in job: due look-ups through Graph; the flush job sends what they found."""
-        if not self._mine(FLUSH):
+        mine, scope = self._share()
+        if not mine:
             return
-        found = self.signins.drain(self.clock())
+        found = self.signins.drain(self.clock(), scope)
         self._count_requests()
         if found:
             log.info("sign-ins found", extra={"found": found})

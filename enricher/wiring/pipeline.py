@@ -33,7 +33,7 @@ from enricher.core.grouping import (
     root_cause_of,
     sibling_of,
 )
-from enricher.core.incidents import Book, Incident, fingerprint_of, flush, on_failure, on_success, tick
+from enricher.core.incidents import Book, Incident, Scope, fingerprint_of, flush, on_failure, on_success, tick
 from enricher.core.inhibition import inhibiting, is_source
 from enricher.core.kb_schema import SEVERITIES
 from enricher.core.knowledge import KnowledgeBase
@@ -50,6 +50,7 @@ from enricher.store.queries import IncidentFilter
 from enricher.wiring import expiry
 from enricher.wiring.build import SourceJob, policy_of, secrets_of
 from enricher.wiring.expiry import CredentialWatch, check
+from enricher.wiring.replicas import flush_lease, poll_lease
 from enricher.wiring.reports import CycleReport, PollReport, ReadRun
 
 log = logging.getLogger("aadsts_enricher.pipeline")
@@ -87,9 +88,9 @@ class Pipeline:
         # the sign-in look-up (enricher.wiring.signin_lookup): queued in the poll's transaction, drained
         # before the flush so a cause found this cycle goes out with it
         self.on_incident = on_incident
-        #: Called inside each poll's and flush's transaction with the job's lease name; raises to
-        #: roll the work back when another replica took the lease meanwhile (``wiring.replicas``).
-        self.fence: Callable[[str], None] = lambda lease: None
+        #: Called inside each poll's and flush's transaction with the work's lease names; raises to
+        #: roll the work back when another replica took one meanwhile (``wiring.replicas``).
+        self.fence: Callable[[Sequence[str]], None] = lambda leases: None
         self.before_flush = before_flush
         self._open: dict[str, int] | None = None  # open incidents per severity, see _gauge_open
         # error-lookup links on the tenant's own cloud; portal hosts of sovereign clouds stay public for now
@@ -130,7 +131,7 @@ class Pipeline:
         detected = expiry.read_apps(self.watches, self.kb, poll.records, now)  # Graph, before the transaction
         try:
             with self.store.transaction():
-                self.fence(f"poll:{job.name}")
+                self.fence([poll_lease(job)])
                 new = self.store.take_unseen(poll.records, now)
                 report.new = len(new)
                 report.failures, opened = self._process(new, now, job.source, detected)
@@ -322,7 +323,7 @@ class Pipeline:
 
     # -- credential expiry -----------------------------------------------------------------------
 
-    def watch_credentials(self, now: datetime) -> list[Notification]:
+    def watch_credentials(self, now: datetime, scope: Scope | None = None) -> list[Notification]:
         """Each tenant's credential forecast when its interval has passed; queued like any notification."""
 
         def enqueue(n: Notification) -> None:
@@ -340,16 +341,20 @@ class Pipeline:
 
         found: list[Notification] = []
         for watch in self.watches:
+            if scope is not None and not scope.covers(watch.tenant):
+                continue
             found += check(watch, self.store, self.metrics, now, enqueue, self._expiry_series)
         return found
 
     # -- flushing --------------------------------------------------------------------------------
 
-    def flush(self, now: datetime, *, wait: bool = True) -> list[Notification]:
-        """Reminders, batching, silences and routing: due notifications go into the outbox."""
+    def flush(self, now: datetime, *, wait: bool = True, scope: Scope | None = None) -> list[Notification]:
+        """Reminders, batching, silences and routing: due notifications go into the outbox; of
+        the tenants ``scope`` covers (a replica's share), or of all."""
         with self.store.transaction():
-            self.fence("flush")
-            book = flush_book(self.store, now, self.policy)
+            if scope is not None:
+                self.fence([flush_lease(t) for t in sorted(scope.tenants)])
+            book = flush_book(self.store, now, self.policy, scope)
             tick(book, now, self.policy)
             silences = [*self.config_silences, *self.store.silences(now)]
             rules = self.config.inhibit_rules

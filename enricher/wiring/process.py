@@ -24,7 +24,7 @@ from enricher.errors import ConfigError, EnricherError
 from enricher.health import HealthServer
 from enricher.wiring.build import secrets_of
 from enricher.wiring.daemon import Service
-from enricher.wiring.replicas import FLUSH, LeaseStore, Replicas, poll_lease
+from enricher.wiring.replicas import LeaseStore, Replicas, flush_lease, poll_lease
 
 log = logging.getLogger("aadsts_enricher.daemon")
 
@@ -133,7 +133,8 @@ class Daemon:
     def _share(svc: Service, scheduler: BackgroundScheduler, server: HealthServer) -> None:
         """A store shared with other replicas: jobs run here only under this replica's leases."""
         replicas = Replicas(svc.store, svc.jobs, svc.metrics)  # type: ignore[arg-type]
-        by_lease = {poll_lease(job): job.name for job in svc.jobs} | {FLUSH: "flush"}
+        by_lease = {poll_lease(job): job.name for job in svc.jobs}
+        by_lease |= {flush_lease(job.tenant): "flush" for job in svc.jobs}
 
         def run_now(lease: str) -> None:  # a lease just gained: its job runs now, not an interval later
             try:

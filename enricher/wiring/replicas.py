@@ -1,9 +1,13 @@
 """This replica's share of the work when several share one PostgreSQL store.
 
 Every replica runs the full schedule; a job runs here only while this replica holds its lease
-(``enricher.store.postgres_leases``): ``poll:TENANT/SOURCE`` per source job and ``flush`` for
-the incident decisions (reminders, batching, routing into the outbox), the credential forecast
-and the sign-in look-ups. Delivery needs no lease: each outbox row is claimed on its own.
+(``enricher.store.postgres_leases``): ``poll:TENANT/SOURCE`` per source job and
+``flush:TENANT`` per tenant for that tenant's incident decisions (reminders, batching, routing
+into the outbox), its credential forecast and its sign-in look-ups. A replica's flush covers the
+tenants whose flush lease it holds (``scope``), in one transaction fenced by each of them; a batch
+never spans tenants, so no notification is decided on two replicas. The holder of the first
+tenant's flush lease also covers tenants no longer configured, whose queued notifications must
+still go out. Delivery needs no lease: each outbox row is claimed on its own.
 
 ``keep`` runs every ``step`` seconds (a quarter of the shortest poll interval, 1 to 30 s). Each
 replica also holds a presence lease, ``replica:HOLDER``, so every replica can count the live
@@ -27,6 +31,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
+from enricher.core.incidents import Scope
 from enricher.errors import StoreError
 from enricher.metrics import Metrics
 from enricher.store.postgres_leases import Held
@@ -36,7 +41,7 @@ log = logging.getLogger("aadsts_enricher.replicas")
 
 #: Who this process is, in the leases table (stays the same across reloads of the config).
 HOLDER = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:6]}"
-FLUSH = "flush"
+FLUSH = "flush:"
 
 
 @runtime_checkable
@@ -47,11 +52,21 @@ class LeaseStore(Protocol):
     def release(self, holder: str, names: Sequence[str] | None = None) -> int: ...
     def leases(self) -> list[tuple[str, str, bool]]: ...
     def forget_departed(self, after_seconds: float = 3600.0) -> int: ...
-    def fence(self, name: str, holder: str) -> None: ...
+    def fence(self, names: Sequence[str], holder: str) -> None: ...
 
 
 def poll_lease(job: SourceJob) -> str:
     return f"poll:{job.name}"
+
+
+def flush_lease(tenant: str) -> str:
+    return f"{FLUSH}{tenant}"
+
+
+def _by_tenant(lease: str) -> tuple[str, str]:
+    """Leases in tenant order, so a share keeps a tenant's polls and its flush together where it
+    can (and every replica's share holds some flushing, not one replica all of it)."""
+    return lease.partition(":")[2].partition("/")[0], lease
 
 
 class Replicas:
@@ -62,7 +77,9 @@ class Replicas:
         self.holder = holder
         self.metrics = metrics
         shortest = min((j.interval.total_seconds() for j in jobs), default=60.0)
-        self.wanted = {poll_lease(j): j.interval.total_seconds() for j in jobs} | {FLUSH: shortest}
+        self.tenants = sorted({j.tenant for j in jobs})
+        flushes = {flush_lease(t): shortest for t in self.tenants}
+        self.wanted = {poll_lease(j): j.interval.total_seconds() for j in jobs} | flushes
         self.presence = f"replica:{holder}"
         self._announced = False
         self.shortest = shortest
@@ -75,8 +92,15 @@ class Replicas:
     def holds(self, name: str) -> bool:
         return name in self.held
 
-    def fence(self, name: str) -> None:
-        self.store.fence(name, self.holder)
+    def fence(self, names: Sequence[str]) -> None:
+        self.store.fence(names, self.holder)
+
+    def scope(self) -> Scope | None:
+        """The tenants this replica's flush decides for; None when it holds no flush lease."""
+        mine = frozenset(t for t in self.tenants if flush_lease(t) in self.held)
+        if not mine:
+            return None
+        return Scope(mine, frozenset(self.tenants), strays=self.tenants[0] in mine)
 
     def keep(self) -> None:
         """Renew and take leases; a database that cannot be reached means holding nothing."""
@@ -105,11 +129,13 @@ class Replicas:
         replicas = {n for n, _, live in table if live and n.startswith("replica:")} | {self.presence}
         share = math.ceil(len(self.wanted) / len(replicas))
         others = {n for n, h, live in table if live and h != self.holder}
-        mine = sorted(n for n, h, live in table if live and h == self.holder and n in self.wanted)
+        mine = sorted(
+            (n for n, h, live in table if live and h == self.holder and n in self.wanted), key=_by_tenant
+        )
         if len(mine) > share:  # a replica joined: hand the excess over
             self.store.release(self.holder, mine[share:])
             mine = mine[:share]
-        free = [n for n in sorted(self.wanted) if n not in others and n not in mine]
+        free = [n for n in sorted(self.wanted, key=_by_tenant) if n not in others and n not in mine]
         chosen = mine + free[: max(0, share - len(mine))]
         return {n: self.wanted[n] for n in chosen} | {self.presence: self.shortest}
 

@@ -26,7 +26,7 @@ from connectors.signin_records import Device, SignIn
 from connectors.signins import EventType, Missing, RateGate, SigninFinder, SigninQuery
 from enricher import config as cfg
 from enricher.core.enrich import PUBLIC_PORTALS, Portals
-from enricher.core.incidents import Incident, queue_notification
+from enricher.core.incidents import Incident, Scope, queue_notification
 from enricher.core.routing import route
 from enricher.core.signin import Lookup, cause_line, kinds_for, retry
 from enricher.metrics import Metrics
@@ -104,11 +104,12 @@ class SigninLookups:
         )
         self.store.queue_lookup(lookup)
 
-    def drain(self, now: datetime) -> int:
-        """Ask Graph for the due look-ups of every tenant; how many sign-ins were found."""
+    def drain(self, now: datetime, scope: Scope | None = None) -> int:
+        """Ask Graph for the due look-ups of every tenant (that ``scope`` covers); how many
+        sign-ins were found."""
         found = 0
         for tenant, (lookup_cfg, finder) in self.finders.items():
-            if self._paused.get(tenant, now) > now:
+            if self._paused.get(tenant, now) > now or (scope is not None and not scope.covers(tenant)):
                 continue
             due = self.store.due_lookups(tenant, now, limit=10 * lookup_cfg.max_per_cycle)
             if due:
