@@ -26,7 +26,7 @@ from enricher.store.base import (
 )
 from enricher.store.codec import incident_from, silence_from, silence_json
 from enricher.store.sqlite_dashboard import LIST_INDEX, PARENTS, SEARCH, WORKSPACE_KEYS, DashboardQueries
-from enricher.store.sqlite_incidents import INCIDENT_INDEXES, IncidentTables
+from enricher.store.sqlite_incidents import INCIDENT_INDEXES, IncidentTables, chunks
 from enricher.store.sqlite_outbox import OutboxTable
 from enricher.store.sqlite_signins import SIGNIN_LOOKUPS, SigninTable
 from enricher.store.sqlite_stats import STAT_TABLES, StatTables
@@ -100,6 +100,9 @@ class SQLiteStore(OutboxTable, IncidentTables, DashboardQueries, SigninTable, St
             raise StoreError(f"cannot open state database {self.path}: {exc}") from exc
         self._lock = threading.RLock()
         self._depth = 0
+        #: incidents given a failure event in this transaction whose stat rows still need it
+        #: (``_stat_flush`` at commit; an incident saved after its event needs nothing more)
+        self._stale: set[str] = set()
         self._migrate()
 
     @property
@@ -129,9 +132,12 @@ class SQLiteStore(OutboxTable, IncidentTables, DashboardQueries, SigninTable, St
             self._depth += 1
             try:
                 yield
+                if outer:
+                    self._stat_flush()
             except BaseException:
                 self._depth -= 1
                 if outer:
+                    self._stale.clear()
                     self._db.execute("ROLLBACK")
                 raise
             self._depth -= 1
@@ -142,6 +148,16 @@ class SQLiteStore(OutboxTable, IncidentTables, DashboardQueries, SigninTable, St
         with self._lock:
             try:
                 return self._db.execute(sql, args)
+            except sqlite3.Error as exc:
+                raise StoreError(f"state database error: {exc}") from exc
+
+    def _many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """``sql`` once per row in one statement (``executemany``)."""
+        if not rows:
+            return
+        with self._lock:
+            try:
+                self._db.executemany(sql, rows)
             except sqlite3.Error as exc:
                 raise StoreError(f"state database error: {exc}") from exc
 
@@ -168,17 +184,17 @@ class SQLiteStore(OutboxTable, IncidentTables, DashboardQueries, SigninTable, St
             if worth_processing(r):
                 fresh[run_key(r)] = r
         with self.transaction():
-            out = []
-            for key, record in fresh.items():
-                row = self._run("SELECT status FROM seen_runs WHERE key = ?", (key,)).fetchone()
-                if row and row[0] == record.status.value:
-                    continue
-                self._run(
-                    "INSERT OR REPLACE INTO seen_runs VALUES (?, ?, ?)",
-                    (key, record.status.value, now.isoformat()),
-                )
-                out.append(record)
-        return out
+            seen: dict[str, str] = {}
+            for chunk in chunks(fresh):
+                marks = ", ".join("?" * len(chunk))
+                seen.update(self._run(f"SELECT key, status FROM seen_runs WHERE key IN ({marks})", chunk))
+            out = {k: r for k, r in fresh.items() if seen.get(k) != r.status.value}
+            at = now.isoformat()
+            self._many(
+                "INSERT OR REPLACE INTO seen_runs VALUES (?, ?, ?)",
+                [(key, record.status.value, at) for key, record in out.items()],
+            )
+        return list(out.values())
 
     def prune_seen(self, before: datetime) -> int:
         return self._run("DELETE FROM seen_runs WHERE seen_at < ?", (before.isoformat(),)).rowcount
@@ -219,8 +235,8 @@ class SQLiteStore(OutboxTable, IncidentTables, DashboardQueries, SigninTable, St
                 "INSERT INTO incident_events (incident_id, at, kind, detail) VALUES (?, ?, ?, ?)",
                 (incident_id, at.isoformat(), kind, detail),
             )
-            if kind == "failure":
-                self._stat_refresh_id(incident_id)  # a failure moves the incident's days
+            if kind == "failure":  # a failure moves the incident's days: its stat rows, at commit
+                self._stale.add(incident_id)
 
     # -- silences --------------------------------------------------------------------------------
 

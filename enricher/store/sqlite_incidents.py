@@ -59,7 +59,7 @@ class IncidentTables:
     def _bodies(self, sql: str, keys: Collection[str], *args: object) -> list[Incident]:
         """``sql`` (with ``{marks}`` for the keys) run over ``keys`` in chunks; oldest first."""
         found: dict[str, Incident] = {}
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             query = sql.format(marks=", ".join("?" * len(chunk)))
             for (body,) in self._run(query, (*chunk, *args)).fetchall():
                 inc = incident_from(body)
@@ -96,7 +96,7 @@ class IncidentTables:
 
     def pending_for(self, fingerprints: Collection[str]) -> list[Pending]:
         found: list[tuple[str, str, str, str]] = []
-        for chunk in _chunks(fingerprints):
+        for chunk in chunks(fingerprints):
             found += self._run(
                 f"SELECT * FROM pending WHERE fingerprint IN ({', '.join('?' * len(chunk))})", chunk
             ).fetchall()
@@ -171,7 +171,7 @@ class IncidentTables:
                 for inc in incs
             ],
         )
-        for chunk in _chunks([inc.id for inc in incs]):
+        for chunk in chunks([inc.id for inc in incs]):
             marks = ", ".join("?" * len(chunk))
             self._run(f"DELETE FROM incident_items WHERE incident_id IN ({marks})", chunk)
         self._db.executemany(
@@ -189,7 +189,7 @@ class IncidentTables:
         return {severity: int(n) for severity, n in rows.fetchall()}
 
 
-def _chunks(keys: Collection[str]) -> Iterator[list[str]]:
+def chunks(keys: Collection[str]) -> Iterator[list[str]]:
     ordered = list(keys)
     for start in range(0, len(ordered), _CHUNK):
         yield ordered[start : start + _CHUNK]

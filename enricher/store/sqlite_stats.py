@@ -83,6 +83,8 @@ class StatTables:
     """Mixed into ``SQLiteStore``, which provides ``_db``, ``_run`` and the dashboard's reads."""
 
     _db: sqlite3.Connection
+    #: incidents whose failure events changed since their rows were written (``SQLiteStore.add_event``)
+    _stale: set[str]
 
     def _run(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Cursor:
         raise NotImplementedError
@@ -98,6 +100,7 @@ class StatTables:
         """Rewrite these incidents' rows: one read of their failures, one delete and one insert
         statement per chunk of ids instead of three per incident."""
         recorded: dict[str, list[datetime]] = {inc.id: [] for inc in incs}
+        self._stale.difference_update(recorded)
         for chunk in _chunks(list(recorded)):
             marks = ", ".join("?" * len(chunk))
             for iid, at in self._run(
@@ -112,10 +115,20 @@ class StatTables:
             [row for inc in incs for row in stat_rows_of(inc, recorded[inc.id])],
         )
 
-    def _stat_refresh_id(self, incident_id: str) -> None:
-        row = self._run("SELECT body FROM incidents WHERE id = ?", (incident_id,)).fetchone()
-        if row:
-            self._stat_refresh(incident_from(row[0]))
+    def _stat_flush(self) -> None:
+        """At the end of a transaction: the rows of incidents given a failure event and not saved
+        since (a poll saves every incident it records a failure for, so there it finds none)."""
+        if not self._stale:
+            return
+        incs = []
+        for chunk in _chunks(sorted(self._stale)):
+            marks = ", ".join("?" * len(chunk))
+            incs += [
+                incident_from(b)
+                for (b,) in self._run(f"SELECT body FROM incidents WHERE id IN ({marks})", chunk)
+            ]
+        self._stale.clear()
+        self._stat_refresh_many(incs)
 
     def _stat_rebuild(self) -> None:
         for (body,) in self._run("SELECT body FROM incidents").fetchall():
