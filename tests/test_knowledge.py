@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from enricher.core.detect import detect
-from enricher.core.kb_schema import CONTEXTS, Entry
+from enricher.core.kb_schema import CONTEXTS
+from enricher.core.kb_validate import validate_entry
 from enricher.core.knowledge import CACHE_ENV, KnowledgeBase, _cache_file, builtin_root, load_knowledge
 from enricher.core.render import Style, entry_text
 from enricher.errors import KnowledgeError
@@ -83,7 +84,7 @@ class TestConsistency:
     def test_every_file_is_one_valid_entry_named_after_its_code(self) -> None:
         for path in sorted((builtin_root() / "codes").glob("*.yaml")):
             doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-            entry = Entry.model_validate(doc)
+            entry = validate_entry(doc)
             assert path.stem == entry.code, path
 
     def test_titles_are_unique(self, kb: KnowledgeBase) -> None:
@@ -194,10 +195,10 @@ class TestSchemaRejects:
     )
     def test_bad_entries_fail(self, change: dict[str, object], message: str) -> None:
         with pytest.raises(ValueError, match=re.escape(message)):
-            Entry.model_validate({**self.BASE, **change})
+            validate_entry({**self.BASE, **change})
 
     def test_base_is_valid(self) -> None:
-        assert Entry.model_validate(self.BASE).lookup_url.endswith("53003")
+        assert validate_entry(self.BASE).lookup_url.endswith("53003")
 
 
 class TestSignatures:
@@ -312,12 +313,12 @@ class TestParsedCache:
 
 
 def test_cli_start_up_imports_no_daemon_machinery(tmp_path: Path) -> None:
-    """``explain`` must not pay for connectors, sinks, azure-identity, the config or (once the parsed
-    knowledge base is cached) the YAML parser."""
+    """``explain`` must not pay for connectors, sinks, azure-identity, the config or (once the checked
+    knowledge base is cached) the YAML parser and pydantic."""
     code = (
         "import sys; from enricher.cli import main; main(['explain', '53003']); "
         "heavy = [m for m in ('azure.identity', 'requests', 'enricher.wiring.build', 'enricher.config', 'yaml', "
-        "'enricher.sinks.registry', 'enricher.store') if m in sys.modules]; "
+        "'enricher.sinks.registry', 'enricher.store', 'pydantic') if m in sys.modules]; "
         "print('HEAVY', heavy, file=sys.stderr)"
     )
     env = {**os.environ, CACHE_ENV: str(tmp_path)}

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from enricher import __version__
+import enricher
 from enricher.core.kb_schema import Entry
 from enricher.core.knowledge import KnowledgeBase, load_knowledge
 from enricher.core.render import Style
@@ -36,7 +36,7 @@ def width() -> int:
 
 
 def entry_json(entry: Entry, *, known: bool = True) -> dict[str, Any]:
-    data = entry.model_dump(mode="json")
+    data = entry.to_json()
     data.update(known=known, lookup_url=entry.lookup_url, rich=entry.rich if known else False)
     return data
 
@@ -48,7 +48,7 @@ def print_json(data: object, *, pretty: bool = True) -> None:
 def version_text(kb_dirs: Sequence[str] = ()) -> str:
     kb = _cached_kb(tuple(kb_dirs))
     lines = [
-        f"aadsts-enricher {__version__}",
+        f"aadsts-enricher {enricher.__version__}",
         f"knowledge base {kb.version} ({counted(len(kb), 'entry', 'entries')})",
     ]
     lines += [f"  {line}" for line in kb.meta.changelog[:5]]

@@ -6,8 +6,6 @@ import argparse
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from enricher.core.wording import counted
@@ -183,6 +181,9 @@ def cmd_health(args: argparse.Namespace) -> int:
         host, _, port = listen.rpartition(":")
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '', '[::]') else host}:{port}"
     url = base.rstrip("/") + ("/readyz" if args.ready else "/healthz")
+    import urllib.error  # here: http.client and ssl cost 10 ms of every other command's start-up
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=3) as response:
             body = json.loads(response.read() or b"{}")

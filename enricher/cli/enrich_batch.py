@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import multiprocessing
 import re
 import threading
 from collections.abc import Iterable, Iterator
@@ -233,6 +232,8 @@ def write_lines(lines: Iterable[str], kb: KnowledgeBase, out: Any, workers: int 
         for text in Batch(kb).lines(lines):
             out.write(text + "\n")
         return
+    import multiprocessing  # only here: a fifth of the module's import time
+
     chunks = _chunks(lines)
     methods = multiprocessing.get_all_start_methods()
     # fork only a single-threaded process: a fork copies every lock as it is, and one that another

@@ -20,15 +20,16 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from enricher.cli import common
-from enricher.cli.enrich_batch import write_lines
 from enricher.cli.enrich_input import LineError, open_lines, parse
-from enricher.core.detect import detect
 from enricher.core.enrich import detection_values, entry_for
 from enricher.core.kb_schema import CONTEXTS
 from enricher.core.knowledge import KnowledgeBase
 from enricher.core.placeholders import fill_step
 from enricher.core.render import detection_text, entry_text
 from enricher.models import Detection
+
+# Detection (compiling its patterns) and the batch writer are imported by the functions that use
+# them: every command registers this module, and ``explain`` or ``--version`` needs neither.
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,6 +68,8 @@ def _workers(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from enricher.core.detect import detect
+
     kb = common.knowledge(args)
     if args.jsonl:
         return _batch(args.jsonl, kb, args.workers)
@@ -82,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _batch(name: str, kb: KnowledgeBase, workers: int) -> int:
     """``--jsonl``: UTF-8 JSON lines out whatever the locale; a file we cannot read is one line."""
+    from enricher.cli.enrich_batch import write_lines
+
     try:
         handle = open_lines(name)
     except OSError as exc:
@@ -102,6 +107,8 @@ def _batch(name: str, kb: KnowledgeBase, workers: int) -> int:
 
 def process_lines(lines: Iterable[str], kb: KnowledgeBase) -> Iterator[dict[str, Any]]:
     """The plain path, one dict per line (``enrich_batch`` writes the same bytes, faster)."""
+    from enricher.core.detect import detect
+
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue

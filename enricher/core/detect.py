@@ -32,7 +32,6 @@ actual cause. Inferred codes become primary only when nothing was read literally
 from __future__ import annotations
 
 import bisect
-import html
 import re
 from collections.abc import Callable, Iterator
 
@@ -356,6 +355,8 @@ def _excerpt(text: str, low: str, span: tuple[int, int], how: How) -> str:
     if "\\" in snippet:
         snippet = _UNESCAPE.sub(_unescape_one, snippet)
     if "&" in snippet:
+        import html  # rarely needed; its entity table is a tenth of this module's import time
+
         snippet = html.unescape(snippet)
     return _clip(" ".join(snippet.split()), _EXCERPT_MAX)
 

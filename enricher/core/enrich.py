@@ -70,7 +70,7 @@ def entry_for(code: str, kb: KnowledgeBase, oauth_error: str | None = None) -> t
     ]
     if guidance:
         fixes.insert(0, guidance.fix)
-    generic = Entry.model_construct(
+    generic = Entry(
         code=code,
         name="",
         title=title,

@@ -1,19 +1,18 @@
-"""The schema of one knowledge-base entry: what we know about one AADSTS code.
+"""One knowledge-base entry as the rest of the program reads it: what we know about one AADSTS code.
 
-Entries are YAML files under ``knowledge/codes/`` (one per code). The schema is strict
-(``extra="forbid"``) so a typo in a field name fails the load instead of silently dropping
-guidance. Text limits are sized so that a title, a summary and the numbered fixes fit in one
-Slack section (3,000 characters) with room to spare.
+Entries are YAML files under ``knowledge/codes/`` (one per code). They are checked once, by the
+strict pydantic schema in ``kb_validate`` (``extra="forbid"``, text limits, known placeholders),
+when the built-in files are parsed or an override directory is read; the checked entries are
+cached as JSON, and a start-up that finds the cache builds these plain frozen dataclasses from it
+without importing pydantic at all (importing it and building the schema was 0.1 s of every
+``explain``). Field order here is the order ``explain --json`` prints.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from enricher.core.placeholders import PLACEHOLDER_RX
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
@@ -71,131 +70,70 @@ RootKey = Literal["client_id", "gateway", "datasource", "linked_service", "tenan
 ROOT_KEYS: tuple[RootKey, ...] = ("client_id", "gateway", "datasource", "linked_service", "tenant", "policy")
 
 
-class Fix(BaseModel):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Fix:
     """One ordered remediation step, optionally with a command template."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    step: str = Field(min_length=10, max_length=400)
-    command: str | None = Field(default=None, max_length=600)
+    step: str
+    command: str | None = None
 
 
-class Faq(BaseModel):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Faq:
     """A question a BI admin asks about the code, answered for their unattended jobs."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    question: str = Field(min_length=10, max_length=200)
-    answer: str = Field(min_length=20, max_length=700)
-
-    @field_validator("question")
-    @classmethod
-    def _is_a_question(cls, value: str) -> str:
-        if not value.rstrip().endswith("?"):
-            raise ValueError(f"a question ends with '?': {value[:40]!r}")
-        return value
+    question: str
+    answer: str
 
 
-class Entry(BaseModel):
-    """Everything the enricher says about one code."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Entry:
+    """Everything the enricher says about one code (checked by ``kb_validate.EntryModel``)."""
 
     code: str
-    name: str = Field(default="", max_length=80)
-    title: str = Field(min_length=5, max_length=90)
-    summary: str = Field(min_length=30, max_length=700)
+    name: str = ""
+    title: str
+    summary: str
     category: Category
     severity: Severity
-    severity_reason: str = Field(min_length=10, max_length=300)
+    severity_reason: str
     transient: bool
     needs_user: bool
     source: Literal["official", "observed"] = "official"
-    causes: tuple[str, ...] = Field(min_length=1, max_length=12)
-    fixes: tuple[Fix, ...] = Field(min_length=2, max_length=12)
-    contexts: dict[ContextName, str] = Field(default_factory=dict)
+    causes: tuple[str, ...]
+    fixes: tuple[Fix, ...]
+    contexts: dict[ContextName, str] = field(default_factory=dict)
     related: tuple[str, ...] = ()
-    docs: tuple[str, ...] = Field(min_length=1)
+    docs: tuple[str, ...]
     signatures: tuple[str, ...] = ()
     seen_in: tuple[str, ...] = ()
     #: Root-cause keys to group failures of this code by, most specific first: the first one a
     #: failure has a value for names its cause (enricher/core/grouping.py). Empty: each item stands alone.
     group_by: tuple[RootKey, ...] = ()
     #: Two to four questions an admin asks about this code (rich entries), with short answers.
-    faq: tuple[Faq, ...] = Field(default=(), max_length=4)
+    faq: tuple[Faq, ...] = ()
 
-    @field_validator("code", mode="before")
     @classmethod
-    def _code_text(cls, value: Any) -> str:
-        text = str(value).strip()
-        if text.upper().startswith("AADSTS"):
-            text = text[6:]
-        if not CODE_RX.match(text):
-            raise ValueError(f"code must be 5 to 7 digits, got {value!r}")
-        return text
+    def from_json(cls, data: dict[str, Any]) -> Entry:
+        """An entry from :meth:`to_json`'s output (a checked entry: nothing is checked here)."""
+        return cls(
+            **{
+                **data,
+                "causes": tuple(data["causes"]),
+                "fixes": tuple(Fix(**f) for f in data["fixes"]),
+                "contexts": dict(data.get("contexts", {})),
+                "related": tuple(data.get("related", ())),
+                "docs": tuple(data["docs"]),
+                "signatures": tuple(data.get("signatures", ())),
+                "seen_in": tuple(data.get("seen_in", ())),
+                "group_by": tuple(data.get("group_by", ())),
+                "faq": tuple(Faq(**f) for f in data.get("faq", ())),
+            }
+        )
 
-    @field_validator("related", mode="before")
-    @classmethod
-    def _related_text(cls, value: Any) -> Any:
-        return [str(v) for v in value] if isinstance(value, list | tuple) else value
-
-    @field_validator("fixes", mode="before")
-    @classmethod
-    def _fix_strings(cls, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return [{"step": v} if isinstance(v, str) else v for v in value]
-        return value
-
-    @field_validator("causes")
-    @classmethod
-    def _cause_length(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for cause in value:
-            if not 10 <= len(cause) <= 400:
-                raise ValueError(f"each cause must be 10..400 characters: {cause[:40]!r}")
-        return value
-
-    @field_validator("contexts")
-    @classmethod
-    def _context_length(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, note in value.items():
-            if not 20 <= len(note) <= 600:
-                raise ValueError(f"contexts.{key} must be 20..600 characters")
-        return value
-
-    @field_validator("signatures")
-    @classmethod
-    def _signature_shape(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for phrase in value:
-            if len(phrase) < 12 or len(phrase.split()) < 3:
-                raise ValueError(f"signature {phrase!r} is too short to be specific (12+ chars, 3+ words)")
-        return tuple(p.lower() for p in value)
-
-    @field_validator("docs")
-    @classmethod
-    def _docs_are_links(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for link in value:
-            if not link.startswith("https://"):
-                raise ValueError(f"docs links must be https URLs: {link!r}")
-        return value
-
-    @model_validator(mode="after")
-    def _placeholders_known(self) -> Entry:
-        texts = [f.step for f in self.fixes] + [f.command or "" for f in self.fixes]
-        for text in texts:
-            for name in PLACEHOLDER_RX.findall(text):
-                if name not in PLACEHOLDERS:
-                    raise ValueError(
-                        f"unknown placeholder {{{name}}} (known: {', '.join(sorted(PLACEHOLDERS))})"
-                    )
-        if len(set(self.group_by)) != len(self.group_by):
-            raise ValueError(f"group_by lists a key twice: {list(self.group_by)}")
-        if len(self.faq) == 1:
-            raise ValueError("faq needs two to four questions (one is a footnote, not a FAQ)")
-        if len({f.question.lower() for f in self.faq}) != len(self.faq):
-            raise ValueError("faq asks the same question twice")
-        if self.source == "observed" and not self.seen_in:
-            raise ValueError("an observed-only entry must say where it was seen (seen_in)")
-        return self
+    def to_json(self) -> dict[str, Any]:
+        """Every field, JSON-ready (tuples stay tuples; ``json`` writes them as arrays)."""
+        return asdict(self)
 
     @property
     def lookup_url(self) -> str:
@@ -210,3 +148,32 @@ class Entry(BaseModel):
             and all(c in self.contexts for c in CONTEXTS)
             and any(f.command for f in self.fixes)
         )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OAuthGuidance:
+    """What we can say from the OAuth ``error`` value alone (used for codes we do not know)."""
+
+    title: str
+    cause: str
+    fix: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Meta:
+    """The knowledge base's version, its latest changes and the OAuth-error guidance."""
+
+    version: str
+    changelog: tuple[str, ...]
+    oauth_errors: dict[str, OAuthGuidance]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Meta:
+        return cls(
+            version=data["version"],
+            changelog=tuple(data["changelog"]),
+            oauth_errors={k: OAuthGuidance(**v) for k, v in data["oauth_errors"].items()},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)

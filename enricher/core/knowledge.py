@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.resources
+import importlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,31 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
-from enricher.core.detect import Signatures
-from enricher.core.kb_schema import Entry
+from enricher.core.kb_schema import Entry, Meta, OAuthGuidance
+from enricher.core.signatures import Signatures
 from enricher.errors import KnowledgeError
 from enricher.models import FixStep
 
-#: Where the parsed built-in entries are kept between runs (parsing the YAML was a fifth of start-up).
+__all__ = ["CACHE_ENV", "KnowledgeBase", "Meta", "OAuthGuidance", "builtin_root", "load_knowledge"]
+
+#: Where the checked built-in entries are kept between runs (parsing the YAML was a fifth of
+#: start-up, checking it with pydantic most of the rest).
 CACHE_ENV = "AADSTS_ENRICHER_CACHE_DIR"
-
-
-class OAuthGuidance(BaseModel):
-    """What we can say from the OAuth ``error`` value alone (used for codes we do not know)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    title: str
-    cause: str
-    fix: str
-
-
-class Meta(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    version: str
-    changelog: tuple[str, ...]
-    oauth_errors: dict[str, OAuthGuidance]
+#: Part of the cache file's name: a cache an older version wrote (in another shape) is never read.
+_CACHE_FORMAT = "checked-2"
 
 
 @dataclass(frozen=True)
@@ -73,36 +60,51 @@ class KnowledgeBase:
 
 
 def builtin_root() -> Path:
-    return Path(str(importlib.resources.files("enricher._knowledge")))
+    """The built-in data package's directory. Read from the package itself rather than through
+    ``importlib.resources.files``, whose readers import ``zipfile`` (10 ms of every start-up)."""
+    return Path(importlib.import_module("enricher._knowledge").__path__[0])
 
 
 def load_knowledge(override_dirs: Sequence[Path | str] = ()) -> KnowledgeBase:
-    """The built-in knowledge base with ``override_dirs`` applied in order. Raises KnowledgeError."""
+    """The built-in knowledge base with ``override_dirs`` applied in order. Raises KnowledgeError.
+
+    Built-in entries come checked from the cache; only entries an override touches are checked
+    again (the pydantic schema is imported only then)."""
     root = builtin_root()
-    raw, raw_meta = _builtin_documents(root)
+    docs, entries, meta = _builtin(root)
     overridden: set[str] = set()
     for directory in override_dirs:
         for doc in _override_documents(Path(directory)):
             code = str(doc.get("code", "")).removeprefix("AADSTS")
             doc["code"] = code
-            raw[code] = _merge(raw.get(code, {}), doc)
+            docs[code] = _merge(docs.get(code, {}), doc)
             overridden.add(code)
-    entries = {code: _validate(code, doc) for code, doc in raw.items()}
-    try:
-        meta = Meta.model_validate(raw_meta)
-    except ValidationError as exc:
-        raise KnowledgeError(f"{root / 'meta.yaml'}: {exc}") from exc
+    if overridden:
+        from enricher.core.kb_validate import checked_entry
+
+        entries = {
+            code: checked_entry(code, doc) if code in overridden else entries[code]
+            for code, doc in docs.items()
+        }
     steps = {code: fix_steps(entry) for code, entry in entries.items()}
     return KnowledgeBase(entries, meta, frozenset(overridden), steps)
 
 
-def _builtin_documents(root: Path) -> tuple[dict[str, dict[str, Any]], Any]:
-    """The built-in entries by code and the meta document, from the cache when it matches the
+def _builtin(root: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Entry], Meta]:
+    """The built-in entries by code, as documents (checked, as :meth:`Entry.to_json` writes them:
+    what overrides merge into) and as entries, and the meta; from the cache when it matches the
     files, else from YAML (then cached)."""
     paths = [*sorted((root / "codes").glob("*.yaml")), root / "meta.yaml"]
     cached = _cache_read(paths)
     if cached is not None:
-        return cached["codes"], cached["meta"]
+        try:
+            docs = cached["codes"]
+            entries = {code: Entry.from_json(doc) for code, doc in docs.items()}
+            return docs, entries, Meta.from_json(cached["meta"])
+        except (KeyError, TypeError, AttributeError, ValueError):  # not what we write: parse again
+            pass
+    from enricher.core.kb_validate import checked_entry, checked_meta
+
     raw: dict[str, dict[str, Any]] = {}
     for path in paths[:-1]:
         for doc in _documents(path):
@@ -110,9 +112,11 @@ def _builtin_documents(root: Path) -> tuple[dict[str, dict[str, Any]], Any]:
             if code in raw:
                 raise KnowledgeError(f"{path}: code {code} is defined twice")
             raw[code] = doc
-    meta = _meta_document(paths[-1])
-    _cache_write(paths, {"codes": raw, "meta": meta})
-    return raw, meta
+    entries = {code: checked_entry(code, doc) for code, doc in raw.items()}
+    docs = {code: entry.to_json() for code, entry in entries.items()}
+    meta = checked_meta(_meta_document(paths[-1]), paths[-1])
+    _cache_write(paths, {"codes": docs, "meta": meta.to_json()})
+    return docs, entries, meta
 
 
 def _cache_file(paths: Sequence[Path]) -> Path | None:
@@ -121,7 +125,7 @@ def _cache_file(paths: Sequence[Path]) -> Path | None:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "aadsts-enricher"
     )
     try:
-        stamp = "|".join(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths)
+        stamp = "|".join([_CACHE_FORMAT, *(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths)])
     except OSError:
         return None
     return Path(base) / f"kb-{hashlib.sha256(stamp.encode()).hexdigest()[:24]}.json"
@@ -208,15 +212,6 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
-
-
-def _validate(code: str, doc: dict[str, Any]) -> Entry:
-    try:
-        return Entry.model_validate(doc)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "entry"
-        raise KnowledgeError(f"knowledge entry {code}: {where}: {first['msg']}") from exc
 
 
 def _meta_document(path: Path) -> Any:
