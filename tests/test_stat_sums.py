@@ -23,6 +23,7 @@ from enricher.store import MemoryStore, SQLiteStore, Store
 from enricher.store.queries import IncidentFilter
 from enricher.store.sqlite import MIGRATIONS
 from enricher.store.sqlite_dashboard import PARENTS, SEARCH
+from enricher.store.sqlite_stats import STAT_BY_STORE
 from enricher.store.tallies import Tally
 
 NOW = datetime(2025, 4, 2, 9, 17, 30, tzinfo=UTC)
@@ -152,15 +153,65 @@ def test_an_older_store_is_summed_when_it_upgrades(tmp_path: Path) -> None:
     f = IncidentFilter(NOW - timedelta(days=7))
     before = plain(store.stat_tally(f, NOW)[0])
     version = store.schema_version
-    assert MIGRATIONS[-2:] == (PARENTS, SEARCH)  # the migrations after the sums: undone first
+    assert MIGRATIONS[-3:] == (PARENTS, SEARCH, STAT_BY_STORE)  # the migrations after the sums: undone first
     store._db.executescript(
         "DROP INDEX incidents_first; DROP INDEX incidents_code; ALTER TABLE incidents DROP COLUMN search;"
         "DROP INDEX incidents_list; ALTER TABLE incidents DROP COLUMN parent;"
         "CREATE INDEX incidents_list ON incidents(state, severity, last_seen, resolved_at, source, code, id);"
-        f"DROP TABLE stat_rows; DROP TABLE stat_cells; PRAGMA user_version = {version - 3};"
+        f"DROP TABLE stat_rows; DROP TABLE stat_cells; PRAGMA user_version = {version - 4};"
     )  # the schema before the sums
     store.close()
     reopened = SQLiteStore(path)
     assert reopened.schema_version == version
     assert plain(reopened.stat_tally(f, NOW)[0]) == before and before
     reopened.close()
+
+
+#: What migration 9 created before migration 12 replaced the triggers by the store's own sums.
+OLD_TRIGGERS = """
+    CREATE TRIGGER stat_rows_added AFTER INSERT ON stat_rows BEGIN
+        INSERT INTO stat_cells VALUES (new.workspace, new.source, new.code, new.severity, new.short,
+            new.is_open, new.last_day, new.day, new.n)
+        ON CONFLICT DO UPDATE SET n = n + excluded.n;
+    END;
+    CREATE TRIGGER stat_rows_removed AFTER DELETE ON stat_rows BEGIN
+        UPDATE stat_cells SET n = n - old.n WHERE workspace = old.workspace AND source = old.source
+            AND code = old.code AND severity = old.severity AND short = old.short
+            AND is_open = old.is_open AND last_day = old.last_day AND day = old.day;
+        DELETE FROM stat_cells WHERE workspace = old.workspace AND source = old.source
+            AND code = old.code AND severity = old.severity AND short = old.short
+            AND is_open = old.is_open AND last_day = old.last_day AND day = old.day AND n = 0;
+    END;
+"""
+
+
+def test_a_store_summed_by_triggers_keeps_its_sums_when_it_upgrades(tmp_path: Path) -> None:
+    """A state file whose sums triggers kept (schema 11) drops them when it opens, and its sums
+    stay equal to a plain count through the saves that follow (a trigger left behind would count
+    every row twice)."""
+    path = tmp_path / "state.db"
+    store = SQLiteStore(path)
+    version = store.schema_version
+    store._db.executescript(OLD_TRIGGERS + f"PRAGMA user_version = {version - 1};")
+    store.close()
+    reopened = SQLiteStore(path)
+    assert reopened.schema_version == version
+    memory = MemoryStore()
+    fill(memory, 11, 80)
+    fill(reopened, 11, 80)
+    for span in SPANS:
+        f = IncidentFilter(NOW - span)
+        assert plain(reopened.stat_tally(f, NOW)[0]) == plain(memory.stat_tally(f, NOW)[0])
+    names = reopened._db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    assert names == []
+    reopened.close()
+
+
+def test_cells_that_reach_zero_go(tmp_path: Path) -> None:
+    """An incident saved again on another day leaves no empty cell behind for its old day."""
+    store = SQLiteStore(tmp_path / "state.db")
+    fill(store, 5, 40)
+    cells = store._db.execute("SELECT COUNT(*) FROM stat_cells WHERE n = 0").fetchone()[0]
+    assert cells == 0
+    assert store._db.execute("SELECT COUNT(*) FROM stat_cells").fetchone()[0] > 0
+    store.close()

@@ -29,7 +29,7 @@ from enricher.store.sqlite_dashboard import LIST_INDEX, PARENTS, SEARCH, WORKSPA
 from enricher.store.sqlite_incidents import INCIDENT_INDEXES, IncidentTables, chunks
 from enricher.store.sqlite_outbox import OutboxTable
 from enricher.store.sqlite_signins import SIGNIN_LOOKUPS, SigninTable
-from enricher.store.sqlite_stats import STAT_TABLES, StatTables
+from enricher.store.sqlite_stats import STAT_BY_STORE, STAT_TABLES, StatTables
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -84,6 +84,8 @@ MIGRATIONS: tuple[str, ...] = (
     PARENTS,
     # 11: the dashboard's search text and the indexes of its other list orders
     SEARCH,
+    # 12: the dashboard's sums kept by the store instead of a trigger per row
+    STAT_BY_STORE,
 )
 
 
