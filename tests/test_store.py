@@ -21,8 +21,10 @@ from enricher.core.routing import Silence
 from enricher.errors import StoreError
 from enricher.notification import Notification
 from enricher.store import MemoryStore, SQLiteStore, Store
+from enricher.store.base import Event
 from enricher.store.books import flush_book, poll_book
 from enricher.store.codec import incident_json
+from enricher.store.queries import IncidentFilter
 from enricher.store.sqlite import MIGRATIONS
 
 T0 = datetime(2025, 4, 2, 6, 0, tzinfo=UTC)
@@ -85,6 +87,43 @@ def test_seen_runs(store: Store) -> None:
     assert [r.run_id for r in store.take_unseen([done], T0)] == ["r2"]
     assert store.prune_seen(T0 + timedelta(seconds=1)) == 2
     assert len(store.take_unseen([record()], T0)) == 1
+
+
+def test_seen_runs_in_chunks(store: Store) -> None:
+    """A first poll of more runs than one query's parameters: every run new once, then none."""
+    many = [record(f"r{n}") for n in range(1_203)]
+    assert len(store.take_unseen(many, T0)) == 1_203
+    assert store.take_unseen([*many, record("r9999")], T0) == [record("r9999")]
+
+
+def test_events_one_by_one_and_in_a_batch(store: Store) -> None:
+    """``add_events`` keeps its order after what ``add_event`` wrote, and the dashboard's numbers
+    count each failure on the day its event says (not all three on the last one)."""
+    book = Book()
+    alert = enrich(record(), detect("AADSTS53003: blocked"), KB)
+    assert alert is not None
+    inc = on_failure(book, alert, T0, Policy())
+    inc = dataclasses.replace(inc, count=3, first_seen=T0 - timedelta(days=2))
+    book.incidents[inc.fingerprint] = inc
+    store.save_book(book, T0)
+    store.add_event(inc.id, T0 - timedelta(days=2), "failure", "run r1")
+    with store.transaction():
+        store.add_events(
+            [
+                Event(inc.id, T0 - timedelta(days=1), "failure", "run r2"),
+                Event(inc.id, T0, "failure", "run r3"),
+                Event(inc.id, T0, "notify:firing", "file"),
+            ]
+        )
+    assert [(e.kind, e.detail) for e in store.events(inc.id)] == [
+        ("failure", "run r1"),
+        ("failure", "run r2"),
+        ("failure", "run r3"),
+        ("notify:firing", "file"),
+    ]
+    tally, _ = store.stat_tally(IncidentFilter(T0 - timedelta(days=3)), T0 + timedelta(hours=1))
+    days = {key[1]: n for key, n in tally.items() if key[0] == "day"}
+    assert days == {"2025-03-31": 1, "2025-04-01": 1, "2025-04-02": 1}
 
 
 def test_book_round_trip_and_rollback(store: Store) -> None:

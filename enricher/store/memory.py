@@ -248,6 +248,9 @@ class MemoryStore:
     def add_event(self, incident_id: str, at: datetime, kind: str, detail: str = "") -> None:
         self._s.events.append(Event(incident_id, at, kind, detail))
 
+    def add_events(self, events: Sequence[Event]) -> None:
+        self._s.events.extend(events)
+
     def add_silence(self, silence: Silence) -> None:
         self._s.silences[silence.id] = silence
 

@@ -238,6 +238,12 @@ class PostgresStore(PgIncidents, PgOutbox, PgLeases):
             (incident_id, at, kind, detail),
         )
 
+    def add_events(self, events: Sequence[Event]) -> None:
+        self._many(
+            "INSERT INTO incident_events (incident_id, at, kind, detail) VALUES (%s, %s, %s, %s)",
+            [(e.incident_id, e.at, e.kind, e.detail) for e in events],
+        )
+
     # -- silences --------------------------------------------------------------------------------
 
     def add_silence(self, silence: Silence) -> None:

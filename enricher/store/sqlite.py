@@ -240,6 +240,14 @@ class SQLiteStore(OutboxTable, IncidentTables, DashboardQueries, SigninTable, St
             if kind == "failure":  # a failure moves the incident's days: its stat rows, at commit
                 self._stale.add(incident_id)
 
+    def add_events(self, events: Sequence[Event]) -> None:
+        with self.transaction():
+            self._many(
+                "INSERT INTO incident_events (incident_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                [(e.incident_id, e.at.isoformat(), e.kind, e.detail) for e in events],
+            )
+            self._stale.update(e.incident_id for e in events if e.kind == "failure")
+
     # -- silences --------------------------------------------------------------------------------
 
     def add_silence(self, silence: Silence) -> None:

@@ -45,6 +45,7 @@ from enricher.metrics import Metrics
 from enricher.models import Alert, Detection, Link
 from enricher.notification import Notification
 from enricher.store import Store
+from enricher.store.base import Event
 from enricher.store.books import flush_book, poll_book
 from enricher.store.queries import IncidentFilter
 from enricher.wiring import expiry
@@ -187,13 +188,17 @@ class Pipeline:
         """Explain the runs, load only the incidents they can touch, apply them in order, save.
         ``source`` is the configured name of the source that read them (their metrics label);
         ``detected``: error text -> detection already made for this poll (``expiry.read_apps``)."""
+        tallies: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
         runs = [
-            self._read(rec, now, source, detected or {})
+            self._read(rec, now, source, detected or {}, tallies)
             for rec in sorted(records, key=lambda r: r.ended_at or r.started_at or now)
         ]
         for (tenant, status), n in Counter((r.tenant, r.status.value) for r in records).items():
-            labels = {"tenant": tenant, "source": source, "status": status}
-            self.metrics.inc("aadsts_enricher_runs_total", labels, float(n))  # once per label set
+            tallies[
+                "aadsts_enricher_runs_total", (("tenant", tenant), ("source", source), ("status", status))
+            ] += n
+        for (name, labels), n in tallies.items():
+            self.metrics.inc(name, dict(labels), float(n))  # once per label set, not per run
         causes = {id(r): self._cause(r.alert) for r in runs if r.alert}
         fingerprints = {fingerprint_of(r.alert, self.policy.group_by) for r in runs if r.alert}
         fingerprints |= {
@@ -204,6 +209,7 @@ class Pipeline:
         items = {r.rec.item_key for r in runs if r.rec.status is RunStatus.SUCCEEDED}
         book = poll_book(self.store, fingerprints, items, now)
         failed: dict[str, int] = {}  # fingerprint -> failed runs of this poll
+        events: list[Event] = []  # written in one go before the book (a store sums failures from them)
         for run in runs:
             rec = run.rec
             if run.alert is not None:
@@ -221,10 +227,10 @@ class Pipeline:
                 inc = expiry.with_app_credentials(self.watches, book, inc, run.alert, now)
                 if self.on_incident is not None:
                     self.on_incident(inc, run.alert, now)
-                self.store.add_event(inc.id, now, "failure", f"run {rec.run_id}: AADSTS{run.alert.code}")
+                events.append(Event(inc.id, now, "failure", f"run {rec.run_id}: AADSTS{run.alert.code}"))
             elif rec.status is RunStatus.SUCCEEDED and rec.item_key in book.open_items:
                 for inc in on_success(book, rec.item_key, rec.ended_at or now, now, self.policy):
-                    self.store.add_event(inc.id, now, "resolved", f"run {rec.run_id} succeeded")
+                    events.append(Event(inc.id, now, "resolved", f"run {rec.run_id} succeeded"))
                     self.metrics.observe(
                         "aadsts_enricher_incident_resolve_seconds",
                         ((inc.resolved_at or now) - inc.first_seen).total_seconds(),
@@ -232,8 +238,9 @@ class Pipeline:
         before = {fp: (i.id, i.children) for fp, i in book.incidents.items() if i.children}
         touched = [book.incidents[fp] for fp in failed]
         for parent in group(book, touched, now, failed, self._siblings(book, touched, now)):
-            self.store.add_event(parent.id, now, "children", counted(parent.children, "item"))
+            events.append(Event(parent.id, now, "children", counted(parent.children, "item")))
             self._count_family(parent, before.get(parent.fingerprint))
+        self.store.add_events(events)
         opened = book.open_change()
         self.store.save_book(book, now)
         expiry.remember_clients(self.store, [r.alert for r in runs if r.alert is not None], now)
@@ -273,28 +280,34 @@ class Pipeline:
         entry = self.kb.get(alert.code) if alert.known else None
         return root_cause_of(alert, entry.group_by) if entry else None
 
-    def _read(self, rec: RunRecord, now: datetime, source: str, detected: Mapping[str, Detection]) -> ReadRun:
-        """For a failure, explain it (``_process`` counts the runs); ``alert`` only when it makes an
-        incident."""
+    def _read(
+        self,
+        rec: RunRecord,
+        now: datetime,
+        source: str,
+        detected: Mapping[str, Detection],
+        tallies: Counter[tuple[str, tuple[tuple[str, str], ...]]],
+    ) -> ReadRun:
+        """For a failure, explain it; ``alert`` only when it makes an incident. What it counts goes
+        into ``tallies`` (metric name and labels), which ``_process`` adds to the metrics."""
         streak, schedule_on = self._streak(rec)
         if rec.status is not RunStatus.FAILED:
             return ReadRun(rec, None, streak, schedule_on, False)
         detection = detected.get(rec.error_text) or detect(rec.error_text, self.kb.signatures)
         alert = enrich(rec, detection, self.kb, portals=self.portals.get(rec.tenant, PUBLIC_PORTALS))
         if alert is None:
-            self.metrics.inc(
-                "aadsts_enricher_unexplained_failures_total",
-                {"tenant": rec.tenant, "source": source},
-            )
+            tallies[
+                "aadsts_enricher_unexplained_failures_total", (("tenant", rec.tenant), ("source", source))
+            ] += 1
             return ReadRun(rec, None, streak, schedule_on, False)
-        labels = {
-            "tenant": rec.tenant,
-            "code": alert.code,
-            "category": alert.category,
-            "source": source,
-            "workspace": rec.container_name,
-        }
-        self.metrics.inc("aadsts_enricher_auth_failures_total", labels)
+        labels = (
+            ("tenant", rec.tenant),
+            ("code", alert.code),
+            ("category", alert.category),
+            ("source", source),
+            ("workspace", rec.container_name),
+        )
+        tallies["aadsts_enricher_auth_failures_total", labels] += 1
         if _RANK[alert.severity] > _RANK[self.config.min_severity]:
             return ReadRun(rec, None, streak, schedule_on, True)
         return ReadRun(rec, alert, streak, schedule_on, True)
