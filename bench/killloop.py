@@ -7,6 +7,11 @@ to two Standard Webhooks receivers on 127.0.0.1: ``steady`` always answers 200, 
 first start the outbox is filled with ``--count`` notifications, so most kills land mid-delivery.
 Each run is killed after a random delay; a last run drains everything and stops with SIGTERM.
 
+``--postgres`` keeps the state in a throwaway PostgreSQL 15 cluster (``make postgres``) instead
+of SQLite: the same kills against the shared store's claims (``FOR UPDATE SKIP LOCKED``). A row
+claimed when its process was killed is taken again once its claim lapses (2 minutes), so the last
+run drains for up to that long.
+
 Printed per receiver: notifications that should have arrived, how many never did (lost), how many
 arrived more than once as a receiver that ignores ``webhook-id`` sees them, and how many a
 receiver that de-duplicates on ``webhook-id`` would still show twice. Also the crash-recovery time:
@@ -40,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.simulator import Simulator, starting_at
 from enricher.store import SQLiteStore
+from enricher.store.postgres import PostgresStore
 from enricher.wiring.demo import demo_config_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,6 +53,11 @@ from deliver import notification
 
 SCRIPT = str(Path(sys.executable).with_name("aadsts-enricher"))
 SINKS = ("steady", "flaky")
+
+
+class Quiet(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A sender killed mid-request resets the connection: expected here, not worth a traceback."""
 
 
 class Recorder:
@@ -79,7 +90,7 @@ class Recorder:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = Quiet(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -105,8 +116,10 @@ class Outcome:
         return sum(self.lost.values())
 
 
-def write_config(sim: Simulator, folder: Path, receivers: dict[str, Recorder]) -> Path:
+def write_config(sim: Simulator, folder: Path, receivers: dict[str, Recorder], url: str | None) -> Path:
     data = demo_config_data(sim, folder / "state", listen="127.0.0.1:0")
+    if url is not None:
+        data["state"] = {"url": url}
     data["sinks"] = [
         {"name": name, "type": "webhook", "url": r.url, "rate_per_second": 20, "timeout": "5s"}
         for name, r in receivers.items()
@@ -120,20 +133,34 @@ def write_config(sim: Simulator, folder: Path, receivers: dict[str, Recorder]) -
     return path
 
 
-def pending(db: Path) -> int:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as con:
-        return int(con.execute("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetchone()[0])
+class Outbox:
+    """Reads the outbox behind the daemon's back: the SQLite file read-only, or PostgreSQL."""
+
+    def __init__(self, db: Path, url: str | None) -> None:
+        self.db, self.url = db, url
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.url is None:
+            with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10) as con:
+                return con.execute(sql).fetchall()
+        import psycopg
+
+        with psycopg.connect(self.url) as con:
+            return con.execute(sql).fetchall()
+
+    def pending(self) -> int:
+        return int(self.rows("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")[0][0])
 
 
-def run(kills: int, count: int, seed: int, folder: Path) -> Outcome:
+def run(kills: int, count: int, seed: int, folder: Path, url: str | None = None) -> Outcome:
     rng = random.Random(seed)
     receivers = {name: Recorder() for name in SINKS}
     scenario = starting_at("demo", datetime.now(UTC).replace(microsecond=0))
     outcome = Outcome(kills)
     with Simulator(scenario=scenario, port=0, speed=1.0) as sim:
-        config = write_config(sim, folder, receivers)
-        db = folder / "state" / "state.db"
-        store = SQLiteStore(db)
+        config = write_config(sim, folder, receivers, url)
+        outbox = Outbox(folder / "state" / "state.db", url)
+        store = SQLiteStore(outbox.db) if url is None else PostgresStore(url)
         with store.transaction():
             for i in range(count):
                 store.enqueue(notification(i), list(SINKS), datetime.now(UTC))
@@ -153,21 +180,20 @@ def run(kills: int, count: int, seed: int, folder: Path) -> Outcome:
                 outcome.recovery.append(min(arrivals) - started)
         receivers["flaky"].down = False
         proc = subprocess.Popen([SCRIPT, "run", "--config", str(config)], stdout=log, stderr=log, cwd=folder)
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 420  # PostgreSQL: a killed claim lapses after 2 minutes
         time.sleep(3)
-        while pending(db) and time.monotonic() < deadline:
+        while outbox.pending() and time.monotonic() < deadline:
             time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-        tally(outcome, db, receivers)
+        tally(outcome, outbox, receivers)
     for r in receivers.values():
         r.close()
     return outcome
 
 
-def tally(outcome: Outcome, db: Path, receivers: dict[str, Recorder]) -> None:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
-        rows = con.execute("SELECT sink, notification_id, state FROM outbox").fetchall()
+def tally(outcome: Outcome, outbox: Outbox, receivers: dict[str, Recorder]) -> None:
+    rows = outbox.rows("SELECT sink, notification_id, state FROM outbox")
     for name, r in receivers.items():
         expected = {nid for sink, nid, _ in rows if sink == name}
         keys: dict[str, list[str]] = defaultdict(list)
@@ -200,8 +226,23 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=30)
     parser.add_argument("--count", type=int, default=600)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--postgres", action="store_true", help="state in a throwaway PostgreSQL 15")
     args = parser.parse_args()
-    outcome = run(args.kills, args.count, args.seed, Path(tempfile.mkdtemp(prefix="killloop-")))
+    folder = Path(tempfile.mkdtemp(prefix="killloop-"))
+    if not args.postgres:
+        outcome = run(args.kills, args.count, args.seed, folder)
+    else:
+        from tests.postgres import SKIP_REASON, Cluster, available
+
+        if not available():
+            sys.exit(f"bench/killloop.py: {SKIP_REASON}")
+        cluster = Cluster()
+        cluster.start()
+        try:
+            outcome = run(args.kills, args.count, args.seed, folder, cluster.create("killloop"))
+        finally:
+            cluster.destroy()
+    print(f"state: {'PostgreSQL 15' if args.postgres else 'SQLite'}")
     report(outcome)
     sys.exit(1 if outcome.total_lost else 0)
 
