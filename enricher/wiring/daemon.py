@@ -118,7 +118,7 @@ class Service:
     def _mine(self, lease: str) -> bool:
         return self.replicas is None or self.replicas.holds(lease)
 
-    def _share(self) -> tuple[bool, Scope | None]:
+    def _flush_scope(self) -> tuple[bool, Scope | None]:
         """Whether this replica decides for any tenant now, and for which (None: all of them)."""
         if self.replicas is None:
             return True, None
@@ -152,7 +152,7 @@ class Service:
         )
 
     def watch_credentials(self) -> None:
-        mine, scope = self._share()
+        mine, scope = self._flush_scope()
         if not mine:
             return
         self.pipeline.watch_credentials(self.clock(), scope)
@@ -161,7 +161,7 @@ class Service:
 
     def flush(self) -> None:
         """Write due notifications to the outbox and tell the sink workers; delivery happens there."""
-        mine, scope = self._share()
+        mine, scope = self._flush_scope()
         if not mine:
             self.deliverer.wake()  # rows other replicas queued are delivered here too
             return
@@ -187,7 +187,7 @@ class Service:
 
     def look_up_signins(self) -> None:
         """The scheduler's sign-in job: due look-ups through Graph; the flush job sends what they found."""
-        mine, scope = self._share()
+        mine, scope = self._flush_scope()
         if not mine:
             return
         found = self.signins.drain(self.clock(), scope)
