@@ -7,6 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from enricher.config import Match
 from enricher.core.incidents import Incident, Pending
 from enricher.core.routing import Silence
@@ -14,9 +16,28 @@ from enricher.notification import ItemRef
 
 _TIMES = ("first_seen", "last_seen", "last_failure_at", "resolved_at", "last_notified_at")
 _FIELDS = tuple(f.name for f in dataclasses.fields(Incident))
+#: What ``json.dumps(default=str)`` wrote through ``str`` stays so (orjson has formats of its own).
+_AS_JSON_DID = (
+    orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
 
 
 def incident_json(inc: Incident) -> str:
+    """Encoded by orjson (a tenth of ``json.dumps``'s time for these ~4 kB bodies), compact; what
+    it decodes to is what ``json.dumps(incident_data(inc), default=str)`` gave: datetimes and
+    dataclasses go through ``str`` as there, and what orjson refuses (an integer beyond 64 bits, a
+    lone surrogate) is encoded by ``json``. Only a float NaN or infinity, which no incident holds,
+    would read back as null."""
+    data = incident_data(inc)
+    try:
+        return orjson.dumps(data, default=str, option=_AS_JSON_DID).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def incident_data(inc: Incident) -> dict[str, Any]:
     """Field by field rather than ``dataclasses.asdict``, which deep-copies every value first and
     was most of the cost of saving an incident."""
     data = {name: getattr(inc, name) for name in _FIELDS}
@@ -38,7 +59,7 @@ def incident_json(inc: Incident) -> str:
     ]
     data["item_keys"] = list(inc.item_keys)
     data["changes"] = [c.isoformat() for c in inc.changes]
-    return json.dumps(data, ensure_ascii=False, default=str)
+    return data
 
 
 def incident_from(text: str) -> Incident:
