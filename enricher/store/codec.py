@@ -17,11 +17,7 @@ from enricher.notification import ItemRef
 _TIMES = ("first_seen", "last_seen", "last_failure_at", "resolved_at", "last_notified_at")
 _FIELDS = tuple(f.name for f in dataclasses.fields(Incident))
 #: What ``json.dumps(default=str)`` wrote through ``str`` stays so (orjson has formats of its own).
-_AS_JSON_DID = (
-    orjson.OPT_NON_STR_KEYS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-)
+_AS_JSON_DID = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 def incident_json(inc: Incident) -> str:
