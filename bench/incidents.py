@@ -1,7 +1,7 @@
 """Benchmark: what a poll, a flush and the dashboard cost as the incident book grows.
 
-Run: ``make bench-incidents`` (or ``.venv/bin/python bench/incidents.py [--sizes 100,1000]``).
-For each size N, a fresh SQLite state file and the real ``Pipeline`` (a connector that hands it
+Run: ``make bench-incidents`` (or ``.venv/bin/python bench/incidents.py [--sizes 100,1000] [--postgres]``).
+For each size N, a fresh SQLite state file (or PostgreSQL database) and the real ``Pipeline`` (a connector that hands it
 prepared runs; no network) go through: a first poll ingesting N new failures (N open incidents),
 the flush that announces them, then the steady state: a poll with one new failure, a flush with
 nothing due, and a flush at reminder time (all N incidents due). The naive column is what every
@@ -31,10 +31,13 @@ from enricher.core.knowledge import load_knowledge
 from enricher.dashboard.routes import Dashboard
 from enricher.store import SQLiteStore
 from enricher.store.codec import incident_from
+from enricher.store.postgres import PostgresStore
 from enricher.wiring.build import SourceJob
 from enricher.wiring.pipeline import Pipeline
+from tests.postgres import SKIP_REASON, Cluster, available
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+OPEN_BODIES = "SELECT body FROM incidents WHERE state = 'open'"
 CODES = ("53003", "7000222", "700082", "50076", "7000215")
 
 
@@ -102,10 +105,16 @@ def once(run: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def measure(size: int, repeat: int, kb: object) -> dict[str, float]:
+def measure(size: int, repeat: int, kb: object, cluster: Cluster | None = None) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         conf = config(Path(tmp))
-        store = SQLiteStore(Path(tmp) / "state.db")
+        store: SQLiteStore | PostgresStore
+        if cluster is None:
+            store = SQLiteStore(Path(tmp) / "state.db")
+            read_open = lambda: store._db.execute(OPEN_BODIES).fetchall()  # type: ignore[union-attr]  # noqa: E731
+        else:
+            store = PostgresStore(cluster.create(f"bench_{size}"))
+            read_open = lambda: store._run(OPEN_BODIES).fetchall()  # type: ignore[union-attr]  # noqa: E731
         feed = Feed()
         pipe = Pipeline(conf, store, kb, [SourceJob(feed.name, feed, timedelta(minutes=1))])  # type: ignore[arg-type]
         job = pipe.jobs[0]
@@ -122,13 +131,7 @@ def measure(size: int, repeat: int, kb: object) -> dict[str, float]:
 
         row["poll_one"] = best(repeat, one_failure)
         row["flush_steady"] = best(repeat, lambda i: pipe.flush(step + timedelta(seconds=2 * i)))
-        row["naive_load"] = best(
-            repeat,
-            lambda i: [
-                incident_from(b)
-                for (b,) in store._db.execute("SELECT body FROM incidents WHERE state = 'open'").fetchall()
-            ],
-        )
+        row["naive_load"] = best(repeat, lambda i: [incident_from(b) for (b,) in read_open()])
         remind = T0 + timedelta(hours=5)
         row["flush_remind"] = once(lambda: pipe.flush(remind))
         board = Dashboard(store, lambda: step)
@@ -161,13 +164,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,10000,100000")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL 15 instead of SQLite")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     kb = load_knowledge()
     rows = {}
-    for size in sizes:
-        rows[size] = measure(size, args.repeat, kb)
-        print(f"measured N={size:,}", file=sys.stderr, flush=True)
+    cluster = None
+    if args.postgres:
+        if not available():
+            sys.exit(f"bench/incidents.py: {SKIP_REASON}")
+        cluster = Cluster()
+        cluster.start()
+    try:
+        for size in sizes:
+            rows[size] = measure(size, args.repeat, kb, cluster)
+            print(f"measured N={size:,}", file=sys.stderr, flush=True)
+    finally:
+        if cluster is not None:
+            cluster.destroy()
+    print(f"store: {'PostgreSQL 15 (throwaway cluster, fsync off)' if cluster else 'SQLite'}")
     base = rows[sizes[0]]
     print(
         "| step | " + " | ".join(f"N={s:,}" for s in sizes) + f" | ratio N={sizes[-1]:,} / N={sizes[0]:,} |"
