@@ -114,9 +114,23 @@ class PgIncidents:
         return dict(rows)
 
     def save_book(self, book: Book, now: datetime) -> None:
+        """The touched incidents in one statement per table (psycopg sends an ``executemany`` as a
+        pipeline: no round trip per row), then the requeued pending entries and batch times."""
         with self.transaction():
-            for fp in sorted(book.touched):
-                self._save_incident(book.incidents[fp])
+            touched = [book.incidents[fp] for fp in sorted(book.touched)]
+            self._many(_UPSERT, [_incident_row(inc) for inc in touched])
+            if touched:
+                self._run(
+                    "DELETE FROM incident_items WHERE incident_id = ANY(%s)", ([i.id for i in touched],)
+                )
+            self._many(
+                "INSERT INTO incident_items VALUES (%s, %s, %s, %s, %s)",
+                [
+                    (inc.id, n, key, item.container_name, item.container_name.casefold())
+                    for inc in touched
+                    for n, (key, item) in enumerate(zip(inc.item_keys, inc.items, strict=False))
+                ],
+            )
             if book.requeued:
                 self._run("DELETE FROM pending WHERE fingerprint = ANY(%s)", (sorted(book.requeued),))
             self._many(
@@ -133,50 +147,6 @@ class PgIncidents:
             )
         book.touched.clear()
         book.requeued.clear()
-
-    def _save_incident(self, inc: Incident) -> None:
-        short = inc.content.get("short")
-        self._run(
-            "INSERT INTO incidents (id, fingerprint, state, code, severity, source, tenant, first_seen, "
-            "last_seen, resolved_at, notified, last_notified_at, flapping, last_change, parent, short, count, "
-            "body, search) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint, state = excluded.state, "
-            "code = excluded.code, severity = excluded.severity, source = excluded.source, "
-            "tenant = excluded.tenant, first_seen = excluded.first_seen, last_seen = excluded.last_seen, "
-            "resolved_at = excluded.resolved_at, notified = excluded.notified, "
-            "last_notified_at = excluded.last_notified_at, flapping = excluded.flapping, "
-            "last_change = excluded.last_change, parent = excluded.parent, short = excluded.short, "
-            "count = excluded.count, body = excluded.body, search = excluded.search",
-            (
-                inc.id,
-                inc.fingerprint,
-                inc.state,
-                inc.code,
-                inc.severity,
-                inc.source,
-                inc.tenant,
-                inc.first_seen,
-                inc.last_seen,
-                inc.resolved_at,
-                inc.notified,
-                inc.last_notified_at,
-                bool(inc.flapping),
-                inc.changes[-1] if inc.changes else None,
-                inc.parent,
-                short if isinstance(short, str) else "",
-                inc.count,
-                incident_json(inc),
-                search_text(inc),
-            ),
-        )
-        self._run("DELETE FROM incident_items WHERE incident_id = %s", (inc.id,))
-        self._many(
-            "INSERT INTO incident_items VALUES (%s, %s, %s, %s, %s)",
-            [
-                (inc.id, n, key, item.container_name, item.container_name.casefold())
-                for n, (key, item) in enumerate(zip(inc.item_keys, inc.items, strict=False))
-            ],
-        )
 
     def open_counts(self) -> dict[str, int]:
         rows = self._run("SELECT severity, COUNT(*) FROM incidents WHERE state = 'open' GROUP BY severity")
@@ -265,6 +235,41 @@ class PgIncidents:
 
     def stat_tally(self, f: IncidentFilter, end: datetime) -> tuple[Tally, list[float]]:
         return exact_tally(self.incident_rows(f), self.failure_events(f), f.since, end)
+
+
+_COLUMNS = (
+    "id, fingerprint, state, code, severity, source, tenant, first_seen, last_seen, resolved_at, notified, "
+    "last_notified_at, flapping, last_change, parent, short, count, body, search"
+)
+_UPSERT = (
+    f"INSERT INTO incidents ({_COLUMNS}) VALUES ({', '.join(['%s'] * len(_COLUMNS.split(', ')))}) "
+    "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", ")[1:])
+)
+
+
+def _incident_row(inc: Incident) -> tuple[object, ...]:
+    short = inc.content.get("short")
+    return (
+        inc.id,
+        inc.fingerprint,
+        inc.state,
+        inc.code,
+        inc.severity,
+        inc.source,
+        inc.tenant,
+        inc.first_seen,
+        inc.last_seen,
+        inc.resolved_at,
+        inc.notified,
+        inc.last_notified_at,
+        bool(inc.flapping),
+        inc.changes[-1] if inc.changes else None,
+        inc.parent,
+        short if isinstance(short, str) else "",
+        inc.count,
+        incident_json(inc),
+        search_text(inc),
+    )
 
 
 def _where(f: IncidentFilter) -> tuple[str, list[object]]:
