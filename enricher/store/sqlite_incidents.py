@@ -127,11 +127,13 @@ class IncidentTables:
     def save_book(self, book: Book, now: datetime) -> None:
         with self.transaction():
             self._save_incidents([book.incidents[fp] for fp in sorted(book.touched)])
-            for fp in sorted(book.requeued):
-                self._run("DELETE FROM pending WHERE fingerprint = ?", (fp,))
-            for fp, p in book.pending.items():
-                if fp in book.requeued:
-                    self._run("INSERT INTO pending VALUES (?, ?, ?, ?)", pending_row(p))
+            self._db.executemany(
+                "DELETE FROM pending WHERE fingerprint = ?", [(fp,) for fp in sorted(book.requeued)]
+            )
+            self._db.executemany(
+                "INSERT INTO pending VALUES (?, ?, ?, ?)",
+                [pending_row(p) for fp, p in book.pending.items() if fp in book.requeued],
+            )
             for batch, at in book.last_flush.items():
                 self._run("INSERT OR REPLACE INTO batches VALUES (?, ?)", (batch, at.isoformat()))
         book.touched.clear()

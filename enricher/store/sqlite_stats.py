@@ -21,6 +21,7 @@ exactly the same way for all the incidents it matches.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -198,23 +199,23 @@ def stat_rows_of(inc: Incident, recorded: Sequence[datetime]) -> list[tuple[obje
     short, resolve_s). ``at`` is ``last_seen`` for the counting rows and the day's first failure
     for the day rows; ``last_day`` is '' while the incident is open (every range includes it)."""
     row = row_of(inc)
-    per_day: Counter[str] = Counter()
+    per_day: dict[str, int] = {}
     earliest: dict[str, datetime] = {}
     for t in failure_times(inc, recorded):
-        day = day_of(t)
-        per_day[day] += 1
-        earliest[day] = min(t, earliest.get(day, t))
+        day = _day(t)
+        per_day[day] = per_day.get(day, 0) + 1
+        if day not in earliest or t < earliest[day]:
+            earliest[day] = t
     is_open = int(row.state == "open")
-    common = (is_open, "" if is_open else day_of(row.last_seen))
+    common = (is_open, "" if is_open else _day(row.last_seen))
     dims = (row.source, row.code, row.severity, row.short)
-    out: list[tuple[object, ...]] = []
+    days = [(day, n, _iso(earliest[day])) for day, n in per_day.items()]
+    last = _iso(row.last_seen)
+    out: list[tuple[object, ...]] = [(row.id, "", "", 1, *common, last, *dims, resolve_seconds(row))]
     for workspace in ("", *row.workspaces):
-        resolve = resolve_seconds(row) if not workspace else None
-        out.append((row.id, workspace, "", 1, *common, _iso(row.last_seen), *dims, resolve))
-        out += [
-            (row.id, workspace, day, n, *common, _iso(earliest[day]), *dims, None)
-            for day, n in per_day.items()
-        ]
+        if workspace:
+            out.append((row.id, workspace, "", 1, *common, last, *dims, None))
+        out += [(row.id, workspace, day, n, *common, at, *dims, None) for day, n, at in days]
     return out
 
 
@@ -229,8 +230,15 @@ def _where(f: IncidentFilter) -> tuple[str, list[object]]:
     return "".join(parts), args
 
 
+@functools.lru_cache(maxsize=4096)
 def _iso(at: datetime) -> str:
+    """Cached: the incidents one save writes mostly share a few times (the poll's, their runs')."""
     return at.astimezone(UTC).isoformat()
+
+
+@functools.lru_cache(maxsize=4096)
+def _day(at: datetime) -> str:
+    return day_of(at)
 
 
 def _chunks(keys: Collection[str]) -> Iterator[list[str]]:

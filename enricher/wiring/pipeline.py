@@ -48,7 +48,7 @@ from enricher.store import Store
 from enricher.store.base import Event
 from enricher.store.books import flush_book, poll_book
 from enricher.store.queries import IncidentFilter
-from enricher.wiring import expiry
+from enricher.wiring import collector, expiry
 from enricher.wiring.build import SourceJob, policy_of, secrets_of
 from enricher.wiring.expiry import CredentialWatch, check
 from enricher.wiring.replicas import flush_lease, poll_lease
@@ -131,7 +131,7 @@ class Pipeline:
         report.auth_error = scrub(poll.auth_error.message, self._secrets) if poll.auth_error else None
         detected = expiry.read_apps(self.watches, self.kb, poll.records, now)  # Graph, before the transaction
         try:
-            with self.store.transaction():
+            with self.store.transaction(), collector.held_for(len(poll.records)):
                 self.fence([poll_lease(job)])
                 new = self.store.take_unseen(poll.records, now)
                 report.new = len(new)
@@ -172,7 +172,7 @@ class Pipeline:
     def ingest(self, records: list[RunRecord], now: datetime, source: str = "ingest") -> int:
         """Pushed alerts as runs, down the same path as a poll's (seen runs, incidents, one
         transaction), so a failure seen both ways is one incident. Returns how many were new."""
-        with self.store.transaction():
+        with self.store.transaction(), collector.held_for(len(records)):
             new = self.store.take_unseen(records, now)
             _, opened = self._process(new, now, source)
         self._gauge_open(opened)
