@@ -1,6 +1,6 @@
-"""The SQLite store's summed dashboard numbers equal a plain count of the same incidents.
+"""The summed dashboard numbers of SQLite and PostgreSQL equal a plain count of the same incidents.
 
-The SQLite store keeps ``/api/stats`` summed per day and group (``enricher.store.sqlite_stats``)
+Both stores keep ``/api/stats`` summed per day and group (``enricher.store.stat_sums``)
 and counts a few incidents exactly at the range's edges; the in-memory store counts every
 incident from its rows (``tallies.exact_tally``). Random incidents (several workspaces, resolved
 ones, failures on many days, a last failure after "now", a severity the knowledge base does not
@@ -23,7 +23,7 @@ from enricher.store import MemoryStore, SQLiteStore, Store
 from enricher.store.queries import IncidentFilter
 from enricher.store.sqlite import MIGRATIONS
 from enricher.store.sqlite_dashboard import PARENTS, SEARCH
-from enricher.store.sqlite_stats import STAT_BY_STORE
+from enricher.store.stat_sums import STAT_BY_STORE
 from enricher.store.tallies import Tally
 
 NOW = datetime(2025, 4, 2, 9, 17, 30, tzinfo=UTC)
@@ -93,7 +93,7 @@ def plain(counts: Tally) -> dict[tuple[str, ...], int]:
 def stores(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[MemoryStore, Store]]:
-    """The in-memory count against SQLite's sums, and against PostgreSQL's SQL filters."""
+    """The in-memory count against SQLite's sums, and against PostgreSQL's."""
     other: Store
     if request.param == "sqlite":
         other = SQLiteStore(tmp_path_factory.mktemp("sums") / "state.db")
@@ -162,6 +162,26 @@ def test_an_older_store_is_summed_when_it_upgrades(tmp_path: Path) -> None:
     )  # the schema before the sums
     store.close()
     reopened = SQLiteStore(path)
+    assert reopened.schema_version == version
+    assert plain(reopened.stat_tally(f, NOW)[0]) == before and before
+    reopened.close()
+
+
+def test_an_older_postgres_store_is_summed_when_it_upgrades(postgres_url: str) -> None:
+    """A PostgreSQL store written before its sums existed (schema 3) fills them when it opens."""
+    import psycopg
+
+    from enricher.store.postgres import PostgresStore
+
+    store = PostgresStore(postgres_url)
+    fill(store, 3, 60)
+    f = IncidentFilter(NOW - timedelta(days=7))
+    before = plain(store.stat_tally(f, NOW)[0])
+    version = store.schema_version
+    store.close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE stat_rows; DROP TABLE stat_cells; UPDATE schema_version SET version = 3")
+    reopened = PostgresStore(postgres_url)
     assert reopened.schema_version == version
     assert plain(reopened.stat_tally(f, NOW)[0]) == before and before
     reopened.close()

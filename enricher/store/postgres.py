@@ -41,6 +41,7 @@ from enricher.store.postgres_incidents import PgIncidents
 from enricher.store.postgres_leases import PgLeases
 from enricher.store.postgres_outbox import PgOutbox
 from enricher.store.postgres_schema import migrate
+from enricher.store.stat_sums import StatTables
 
 #: The key of the transaction-level advisory lock every ``transaction()`` takes.
 _WRITER_LOCK = 0x4141_4453_5457
@@ -86,7 +87,7 @@ def _utc(conn: psycopg.Connection) -> None:
     conn.execute("SET TIME ZONE 'UTC'")
 
 
-class PostgresStore(PgIncidents, PgOutbox, PgLeases):
+class PostgresStore(PgIncidents, PgOutbox, PgLeases, StatTables):
     def __init__(
         self,
         url: str,
@@ -100,6 +101,10 @@ class PostgresStore(PgIncidents, PgOutbox, PgLeases):
         self.claim_for = claim_for
         self._timeout = timeout
         self._local = threading.local()
+        #: incidents given a failure event in the open transaction whose stat rows wait for its
+        #: commit; one set serves every thread, as only the holder of the writer lock is inside a
+        #: transaction (``_stat_flush``, ``StatTables``)
+        self._stale: set[str] = set()
         reason = probe(url, min(timeout, 10.0))
         if reason is not None:
             raise StoreError(f"cannot connect to state database {self.where}: {reason}")
@@ -116,7 +121,11 @@ class PostgresStore(PgIncidents, PgOutbox, PgLeases):
         try:
             self._pool.open(wait=True, timeout=timeout)
             with self._pool.connection(timeout=timeout) as conn:
-                self.schema_version = migrate(conn, self.where)
+                self._local.conn = conn  # the stat rebuild a migration asks for runs on it
+                try:
+                    self.schema_version = migrate(conn, self.where, self._stat_rebuild)
+                finally:
+                    self._local.conn = None
         except psycopg.Error as exc:
             self._pool.close()
             raise StoreError(f"state database {self.where}: {one_line(exc)}") from None
@@ -139,8 +148,10 @@ class PostgresStore(PgIncidents, PgOutbox, PgLeases):
                 self._local.conn = conn
                 try:
                     yield
+                    self._stat_flush()  # the dashboard's sums move in the same transaction
                 finally:
                     self._local.conn = None
+                    self._stale.clear()
         except psycopg.Error as exc:
             raise StoreError(f"state database {self.where}: {one_line(exc)}") from None
 
@@ -154,6 +165,12 @@ class PostgresStore(PgIncidents, PgOutbox, PgLeases):
                 return _rows(own.execute(sql, args))
         except psycopg.Error as exc:
             raise StoreError(f"state database {self.where}: {one_line(exc)}") from None
+
+    def _stat_run(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return self._run(sql.replace("?", "%s"), args).fetchall()
+
+    def _stat_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._many(sql.replace("?", "%s"), rows)
 
     def _many(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
         batch = list(rows)
@@ -233,16 +250,15 @@ class PostgresStore(PgIncidents, PgOutbox, PgLeases):
         return [Event(*row) for row in rows]
 
     def add_event(self, incident_id: str, at: datetime, kind: str, detail: str = "") -> None:
-        self._run(
-            "INSERT INTO incident_events (incident_id, at, kind, detail) VALUES (%s, %s, %s, %s)",
-            (incident_id, at, kind, detail),
-        )
+        self.add_events([Event(incident_id, at, kind, detail)])
 
     def add_events(self, events: Sequence[Event]) -> None:
-        self._many(
-            "INSERT INTO incident_events (incident_id, at, kind, detail) VALUES (%s, %s, %s, %s)",
-            [(e.incident_id, e.at, e.kind, e.detail) for e in events],
-        )
+        with self.transaction():
+            self._many(
+                "INSERT INTO incident_events (incident_id, at, kind, detail) VALUES (%s, %s, %s, %s)",
+                [(e.incident_id, e.at, e.kind, e.detail) for e in events],
+            )
+            self._stale.update(e.incident_id for e in events if e.kind == "failure")  # their days moved
 
     # -- silences --------------------------------------------------------------------------------
 

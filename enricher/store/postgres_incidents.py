@@ -2,19 +2,15 @@
 
 The questions are the SQLite store's (``sqlite_incidents``, ``sqlite_dashboard``), each one
 indexed query; a list of keys travels as one array (``= ANY(%s)``) instead of chunks of marks.
-Two choices differ on purpose:
-
-- ``stat_tally`` counts from the matching incidents' light rows and failure events
-  (``tallies.exact_tally``, like the in-memory store) instead of keeping sums in trigger-fed
-  tables: the SQLite sums exist for one process answering ``/api/stats`` at 100,000 incidents;
-  here the cost grows with the incidents in the dashboard's range, and stays exact.
-- Sorting by ``id`` uses the ``C`` collation, so lists come out in Python's order whatever locale
-  the cluster was created with.
+The dashboard's sums are kept as SQLite keeps them (``stat_sums``, the same statements), so
+``/api/stats`` costs the same at any size. One choice differs on purpose: sorting by ``id`` uses
+the ``C`` collation, so lists come out in Python's order whatever locale the cluster was created
+with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -22,7 +18,6 @@ from typing import Any
 from enricher.core.incidents import Book, Incident, Pending, Scope
 from enricher.store.codec import incident_from, incident_json
 from enricher.store.queries import RANK, IncidentFilter, IncidentRow, Summary, search_text
-from enricher.store.tallies import Tally, exact_tally
 
 _RANK_SQL = (
     "CASE severity " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in RANK.items()) + f" ELSE {RANK['info']} END"
@@ -51,6 +46,9 @@ _SEVERITY = f"CASE WHEN severity IN ({', '.join(repr(s) for s in RANK)}) THEN se
 
 class PgIncidents:
     """Mixed into ``PostgresStore``, which provides ``_run``, ``_many`` and ``transaction``."""
+
+    #: ``StatTables``: keeps the dashboard's sums in step with each saved incident.
+    _stat_refresh_many: Callable[[Sequence[Incident]], None]
 
     def _run(self, sql: str, args: Sequence[object] | None = None) -> Any:
         raise NotImplementedError
@@ -119,6 +117,7 @@ class PgIncidents:
         with self.transaction():
             touched = [book.incidents[fp] for fp in sorted(book.touched)]
             self._many(_UPSERT, [_incident_row(inc) for inc in touched])
+            self._stat_refresh_many(touched)
             if touched:
                 self._run(
                     "DELETE FROM incident_items WHERE incident_id = ANY(%s)", ([i.id for i in touched],)
@@ -232,9 +231,6 @@ class PgIncidents:
         ):
             found.setdefault(iid, []).append(at)
         return found
-
-    def stat_tally(self, f: IncidentFilter, end: datetime) -> tuple[Tally, list[float]]:
-        return exact_tally(self.incident_rows(f), self.failure_events(f), f.since, end)
 
 
 _COLUMNS = (

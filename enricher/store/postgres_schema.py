@@ -10,9 +10,11 @@ version and does nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from enricher.errors import StoreError
+from enricher.store.stat_sums import PG_STAT_TABLES
 
 if TYPE_CHECKING:
     import psycopg
@@ -83,14 +85,20 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX incidents_first ON incidents (state, first_seen);
     CREATE INDEX incidents_code ON incidents (state, code, last_seen);
     """,
+    # 4: the dashboard's sums, as SQLite's migration 9 (enricher.store.stat_sums), filled from the
+    # incidents already stored
+    PG_STAT_TABLES,
 )
+#: The migrations after which the store fills the dashboard's sums from the stored incidents.
+REBUILD_SUMS_AFTER = frozenset({4})
 
 #: Any constant both replicas agree on: the key of the migration lock.
 _MIGRATION_LOCK = 0x4141_4453_5453
 
 
-def migrate(conn: psycopg.Connection, where: str) -> int:
-    """Apply the migrations not yet applied (one transaction, a savepoint each); the schema version."""
+def migrate(conn: psycopg.Connection, where: str, rebuild_sums: Callable[[], None]) -> int:
+    """Apply the migrations not yet applied (one transaction, a savepoint each); the schema version.
+    ``rebuild_sums`` fills the dashboard's sums on ``conn`` after the migration that creates them."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -106,5 +114,7 @@ def migrate(conn: psycopg.Connection, where: str) -> int:
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with conn.transaction():  # a savepoint per migration inside the locked transaction
                 conn.execute(script)
+                if number in REBUILD_SUMS_AFTER:
+                    rebuild_sums()
                 conn.execute("UPDATE schema_version SET version = %s", (number,))
         return len(MIGRATIONS)

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from connectors.records import RunRecord
 from enricher.core.incidents import Incident
@@ -29,7 +30,7 @@ from enricher.store.sqlite_dashboard import LIST_INDEX, PARENTS, SEARCH, WORKSPA
 from enricher.store.sqlite_incidents import INCIDENT_INDEXES, IncidentTables, chunks
 from enricher.store.sqlite_outbox import OutboxTable
 from enricher.store.sqlite_signins import SIGNIN_LOOKUPS, SigninTable
-from enricher.store.sqlite_stats import STAT_BY_STORE, STAT_TABLES, StatTables
+from enricher.store.stat_sums import STAT_BY_STORE, STAT_TABLES, StatTables
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -152,6 +153,12 @@ class SQLiteStore(OutboxTable, IncidentTables, DashboardQueries, SigninTable, St
                 return self._db.execute(sql, args)
             except sqlite3.Error as exc:
                 raise StoreError(f"state database error: {exc}") from exc
+
+    def _stat_run(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return self._run(sql, args).fetchall()
+
+    def _stat_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._many(sql, rows)
 
     def _many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         """``sql`` once per row in one statement (``executemany``)."""

@@ -3,7 +3,7 @@
 ``/api/stats`` needs, for the incidents matching a filter, their failures per day and code and
 their failures, incidents and open incidents per code, source and workspace. Reading one row per
 incident to add those up took seconds at 100,000 incidents, so the SQLite store keeps them summed
-(``sqlite_stats``) and adds them up per group instead; the few incidents the sums cannot place
+(``stat_sums``) and adds them up per group instead; the few incidents the sums cannot place
 exactly (a range that starts or ends inside one of their days) are taken out and counted again
 from their own rows here. Both ways produce the same keys, so the two add up:
 

@@ -17,22 +17,26 @@ range?), an incident with failures on that first day before the range starts, an
 last seen after the range's end (no failure time is later than ``last_seen``, so nothing else can
 fall after the end). A workspace filter (incidents with any of several workspaces) is counted
 exactly the same way for all the incidents it matches.
+
+Both stores keep the sums the same way (SQLite and PostgreSQL, whose tables differ only in
+types): the statements here are written once, with SQLite's ``?`` placeholders, and run through
+``_stat_run``/``_stat_many``, which the PostgreSQL store points at its own with ``%s``.
 """
 
 from __future__ import annotations
 
 import functools
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from enricher.core.incidents import Incident
 from enricher.store.codec import incident_from
 from enricher.store.queries import IncidentFilter, IncidentRow, row_of
 from enricher.store.tallies import Tally, day_of, exact_tally, failure_times, resolve_seconds, summed_row
 
-#: Migration 9: the summed numbers (the store fills them from the existing incidents once).
+#: SQLite's migration 9: the summed numbers (the store fills them from the existing incidents once).
 STAT_TABLES = """
     CREATE TABLE stat_rows (
         incident_id TEXT NOT NULL, workspace TEXT NOT NULL, day TEXT NOT NULL, n INTEGER NOT NULL,
@@ -77,14 +81,36 @@ _RESOLVED = (
 _CHUNK = 500
 
 
-class StatTables:
-    """Mixed into ``SQLiteStore``, which provides ``_db``, ``_run`` and the dashboard's reads."""
+#: PostgreSQL's migration 4: the same tables (times as ISO text in UTC, as SQLite keeps them, so
+#: the same comparisons hold).
+PG_STAT_TABLES = """
+    CREATE TABLE stat_rows (
+        incident_id TEXT NOT NULL, workspace TEXT NOT NULL, day TEXT NOT NULL, n INTEGER NOT NULL,
+        is_open INTEGER NOT NULL, last_day TEXT NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL,
+        code TEXT NOT NULL, severity TEXT NOT NULL, short TEXT NOT NULL, resolve_s DOUBLE PRECISION,
+        PRIMARY KEY (incident_id, workspace, day));
+    CREATE INDEX stat_rows_at ON stat_rows(workspace, day, at);
+    CREATE INDEX stat_rows_resolved ON stat_rows(is_open, at)
+        WHERE resolve_s IS NOT NULL AND workspace = '' AND day = '';
+    CREATE TABLE stat_cells (
+        workspace TEXT NOT NULL, source TEXT NOT NULL, code TEXT NOT NULL, severity TEXT NOT NULL,
+        short TEXT NOT NULL, is_open INTEGER NOT NULL, last_day TEXT NOT NULL, day TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (workspace, source, code, severity, short, is_open, last_day, day));
+    """
 
-    _db: sqlite3.Connection
-    #: incidents whose failure events changed since their rows were written (``SQLiteStore.add_event``)
+
+class StatTables:
+    """Mixed into ``SQLiteStore`` and ``PostgresStore``, which provide ``_stat_run``,
+    ``_stat_many`` (statements with ``?``), ``_stale`` and the dashboard's reads."""
+
+    #: incidents whose failure events changed since their rows were written (``add_event``)
     _stale: set[str]
 
-    def _run(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Cursor:
+    def _stat_run(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _stat_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         raise NotImplementedError
 
     incident_rows: Callable[[IncidentFilter], list[IncidentRow]]
@@ -102,19 +128,19 @@ class StatTables:
         moved: Counter[tuple[object, ...]] = Counter()
         for chunk in _chunks(list(recorded)):
             marks = ", ".join("?" * len(chunk))
-            for iid, at in self._run(
+            for iid, at in self._stat_run(
                 f"SELECT incident_id, at FROM incident_events WHERE kind = 'failure' AND incident_id IN ({marks}) "
                 "ORDER BY id",
                 chunk,
-            ).fetchall():
-                recorded[iid].append(datetime.fromisoformat(at))
-            for *cell, n in self._run(
+            ):
+                recorded[iid].append(_when(at))
+            for *cell, n in self._stat_run(
                 f"SELECT {_CELL_KEY}, n FROM stat_rows WHERE incident_id IN ({marks})", chunk
             ):
                 moved[tuple(cell)] -= n
-            self._run(f"DELETE FROM stat_rows WHERE incident_id IN ({marks})", chunk)
+            self._stat_run(f"DELETE FROM stat_rows WHERE incident_id IN ({marks})", chunk)
         rows = [row for inc in incs for row in stat_rows_of(inc, recorded[inc.id])]
-        self._db.executemany("INSERT INTO stat_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self._stat_many("INSERT INTO stat_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         for _, workspace, day, n, is_open, last_day, _, source, code, severity, short, _ in rows:
             moved[workspace, source, code, severity, short, is_open, last_day, day] += n  # type: ignore[operator]
         self._stat_move(moved)
@@ -122,12 +148,12 @@ class StatTables:
     def _stat_move(self, moved: Counter[tuple[object, ...]]) -> None:
         """Add each cell's change; a cell whose count reaches 0 goes."""
         changed = [(cell, n) for cell, n in moved.items() if n]
-        self._db.executemany(
+        self._stat_many(
             f"INSERT INTO stat_cells ({_CELL_KEY}, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT DO UPDATE SET n = n + excluded.n",
+            f"ON CONFLICT ({_CELL_KEY}) DO UPDATE SET n = stat_cells.n + excluded.n",
             [(*cell, n) for cell, n in changed],
         )
-        self._db.executemany(
+        self._stat_many(
             f"DELETE FROM stat_cells WHERE {_CELL_MATCH} AND n = 0", [cell for cell, n in changed if n < 0]
         )
 
@@ -141,14 +167,18 @@ class StatTables:
             marks = ", ".join("?" * len(chunk))
             incs += [
                 incident_from(b)
-                for (b,) in self._run(f"SELECT body FROM incidents WHERE id IN ({marks})", chunk)
+                for (b,) in self._stat_run(f"SELECT body FROM incidents WHERE id IN ({marks})", chunk)
             ]
         self._stale.clear()
         self._stat_refresh_many(incs)
 
     def _stat_rebuild(self) -> None:
-        for (body,) in self._run("SELECT body FROM incidents").fetchall():
-            self._stat_refresh(incident_from(body))
+        """Every incident's rows, when the tables are new (a migration)."""
+        ids = [i for (i,) in self._stat_run("SELECT id FROM incidents")]
+        for chunk in _chunks(ids):
+            marks = ", ".join("?" * len(chunk))
+            rows = self._stat_run(f"SELECT body FROM incidents WHERE id IN ({marks})", chunk)
+            self._stat_refresh_many([incident_from(b) for (b,) in rows])
 
     def stat_tally(self, f: IncidentFilter, end: datetime) -> tuple[Tally, list[float]]:
         start = f.since
@@ -157,40 +187,40 @@ class StatTables:
         where, args = _where(f)
         first, last = day_of(start), day_of(end)
         counts: Tally = Counter()
-        for row in self._run(_SUMS.format(table="stat_cells", where=where), [first, first, last, *args]):
+        for row in self._stat_run(_SUMS.format(table="stat_cells", where=where), [first, first, last, *args]):
             summed_row(counts, *row)
         begin, stop = _iso(start), _iso(end)
         odd = [
             i
-            for (i,) in self._run(
+            for (i,) in self._stat_run(
                 _ODD.format(where=where),
                 [f"{first}T00:00:00+00:00", begin, *args, first, begin, *args, stop, *args],
-            ).fetchall()
+            )
         ]
         for chunk in _chunks(odd):
             marks = ", ".join("?" * len(chunk))
             sums = _SUMS.format(table="stat_rows", where=f" AND incident_id IN ({marks})")
-            for workspace, source, code, short, is_open, day, n in self._run(
+            for workspace, source, code, short, is_open, day, n in self._stat_run(
                 sums, [first, first, last, *chunk]
             ):
                 summed_row(counts, workspace, source, code, short, is_open, day, -n)
             counts.update(self._exact(chunk, start, end))
-        seconds = [s for (s,) in self._run(_RESOLVED.format(where=where), [begin, *args, *args]).fetchall()]
+        seconds = [s for (s,) in self._stat_run(_RESOLVED.format(where=where), [begin, *args, *args])]
         return counts, seconds
 
     def _exact(self, ids: Sequence[str], start: datetime, end: datetime) -> Tally:
         marks = ", ".join("?" * len(ids))
-        bodies = self._run(f"SELECT body FROM incidents WHERE id IN ({marks})", ids).fetchall()
+        bodies = self._stat_run(f"SELECT body FROM incidents WHERE id IN ({marks})", ids)
         rows = [
             r for (b,) in bodies if (r := row_of(incident_from(b))).state == "open" or r.last_seen >= start
         ]
         recorded: dict[str, list[datetime]] = {}
-        for iid, at in self._run(
+        for iid, at in self._stat_run(
             f"SELECT incident_id, at FROM incident_events WHERE kind = 'failure' AND incident_id IN ({marks}) "
             "ORDER BY id",
             ids,
-        ).fetchall():
-            recorded.setdefault(iid, []).append(datetime.fromisoformat(at))
+        ):
+            recorded.setdefault(iid, []).append(_when(at))
         return exact_tally(rows, recorded, start, end)[0]
 
 
@@ -231,6 +261,11 @@ def _where(f: IncidentFilter) -> tuple[str, list[object]]:
 
 
 @functools.lru_cache(maxsize=4096)
+def _when(at: str | datetime) -> datetime:
+    """An event's time as each store returns it: ISO text from SQLite, a datetime from PostgreSQL."""
+    return at if isinstance(at, datetime) else datetime.fromisoformat(at)
+
+
 def _iso(at: datetime) -> str:
     """Cached: the incidents one save writes mostly share a few times (the poll's, their runs')."""
     return at.astimezone(UTC).isoformat()
