@@ -2,12 +2,12 @@
 
 A batch is many short messages about a handful of codes, so the work per line is kept to what
 differs per line: a code's ``entries`` item and its advice are built and JSON-encoded once per
-code (and error and context) and pasted into each line as text, findings become dicts directly
-(``dataclasses.asdict`` deep-copies every field and was a quarter of the time), and one prebuilt
-JSON encoder writes the rest of a line in two calls (the advice alone was about half of the bytes
-of a line and a third of the time). The output is byte for
-byte what the plain path (``enrich_cmd.result_json`` + ``json.dumps``) writes;
-``tests/test_enrich_batch.py`` holds the two together over a corpus.
+code (and error and context) and pasted into each line as text. The rest of a line is written as
+text directly, each string by the C function the JSON encoder itself calls, with no result dict
+in between (building the dict and encoding it in three encoder calls was a fifth of the time; a
+dict through ``dataclasses.asdict`` a quarter before that). The output is byte for byte what the
+plain path (``enrich_cmd.result_json`` + ``json.dumps``) writes; ``tests/test_enrich_batch.py``
+holds the two together over a corpus.
 
 ``--workers N`` splits the input into chunks of lines, enriches them in N processes and writes
 the chunks back in input order.
@@ -19,7 +19,7 @@ import itertools
 import json
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from enricher.cli.enrich_input import LineError, encode, parse
@@ -28,12 +28,14 @@ from enricher.core.enrich import entry_for
 from enricher.core.kb_schema import CONTEXTS, Entry
 from enricher.core.knowledge import KnowledgeBase
 from enricher.core.placeholders import PLACEHOLDER_RX, fill_step
-from enricher.models import Detection, Finding
+from enricher.models import Finding, Inferred
 
 #: Lines per chunk handed to a worker: big enough that passing it costs little, small enough
 #: that output keeps flowing and the last chunk does not leave the other workers idle for long.
 CHUNK = 2000
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+#: one string as ``_ENCODE`` writes it (the C function the encoder itself calls)
+_STR: Callable[[str], str] = json.encoder.encode_basestring
 _ID_FIELDS = ("trace_id", "correlation_id", "timestamp", "error", "suberror", "client_id")
 _VALUE_FIELDS = ("client_id", "correlation_id", "trace_id", "timestamp")
 #: advice templates kept per batch process (a handful per code)
@@ -42,34 +44,6 @@ _MAX_CACHED = 4096
 _MARK = "\ue000{}\ue001"
 #: a value that reads the same inside a JSON string (IDs and timestamps always do)
 _PLAIN = re.compile(r"[0-9A-Za-z:._ +-]*")
-
-
-class _Raw(str):
-    """JSON text already encoded with the line encoder's settings, pasted into a line as is."""
-
-    __slots__ = ()
-
-
-#: the keys of a result line between ``entries`` and ``advice`` (in output order)
-_MIDDLE = ("inferred", "findings", "context")
-
-
-def _dumps(result: dict[str, Any]) -> str:
-    """``_ENCODE(result)`` for a result whose ``entries`` and ``advice`` are pre-encoded; byte for
-    byte what ``json.dumps(..., ensure_ascii=False)`` writes with them decoded."""
-    entries = result.get("entries")
-    if type(entries) is not _Raw:  # an error line
-        return _ENCODE(result)
-    head = _ENCODE({k: v for k, v in result.items() if k not in _TAIL})
-    middle = _ENCODE({k: result[k] for k in _MIDDLE})
-    warnings = result["warnings"]
-    return (
-        f'{head[:-1]}, "entries": {entries}, {middle[1:-1]}, "advice": {result["advice"]}, '
-        f'"warnings": {_ENCODE(warnings) if warnings else "[]"}}}'
-    )
-
-
-_TAIL = frozenset(("entries", *_MIDDLE, "advice", "warnings"))
 
 
 class Batch:
@@ -85,25 +59,27 @@ class Batch:
 
     def lines(self, lines: Iterable[str], first: int = 1) -> Iterator[str]:
         """Each non-blank line's result as one JSON text (no newline); ``first``: the first line's number."""
+        text = self.text
         for number, line in enumerate(lines, first):
-            if not line.strip():
-                continue
-            yield encode(line, self.line(number, line), number, _dumps)
+            if line and not line.isspace():  # ``line.strip()``, without the copy
+                yield text(number, line)
 
-    def line(self, number: int, line: str) -> dict[str, Any]:
+    def text(self, number: int, line: str) -> str:
+        """The result of one non-blank line (line number ``number``) as JSON text."""
         try:
             item = parse(line)
         except LineError as exc:
-            return {"line": number, "error": str(exc)}
-        context, warnings = item.get("context"), []
+            error = str(exc)
+            return encode(line, number, lambda: _ENCODE({"line": number, "error": error}))
+        return encode(line, number, lambda: self._write(item))
+
+    def _write(self, item: dict[str, Any]) -> str:
+        context, warnings = item.get("context"), "[]"
         if context is not None and context not in CONTEXTS:
             # callers pass hints such as "azure-cli" or "msal": the text is still worth enriching
-            warnings.append(f"unknown context {context!r} ignored (known: {', '.join(CONTEXTS)})")
-            context = None
-        out = self.result(detect(item["text"], self.kb.signatures), context, warnings)
-        return {"id": item["id"], **out} if "id" in item else out
-
-    def result(self, detection: Detection, context: str | None, warnings: list[str]) -> dict[str, Any]:
+            warning = f"unknown context {context!r} ignored (known: {', '.join(CONTEXTS)})"
+            warnings, context = f"[{_STR(warning)}]", None
+        detection = detect(item["text"], self.kb.signatures)
         findings = detection.findings
         if len(findings) == 1:  # the usual case: the one finding's own values
             f = findings[0]
@@ -118,29 +94,34 @@ class Batch:
         else:
             primary = next((f for f in findings if f.code == detection.primary), None)
             firsts = {name: _first(primary, findings, name) for name in _ID_FIELDS}
-        return {
-            "codes": [f.code for f in findings],
-            "primary": detection.primary,
-            "correlation_id": firsts["correlation_id"],
-            "trace_id": firsts["trace_id"],
-            "timestamp": firsts["timestamp"],
-            "error": firsts["error"],
-            "suberror": firsts["suberror"],
-            "client_id": firsts["client_id"],
-            "entries": _Raw("[" + ", ".join([self._entry(f.code) for f in findings]) + "]"),
-            "inferred": [{"code": i.code, "phrase": i.phrase} for i in detection.inferred],
-            "findings": [_finding(f) for f in findings],
-            "context": context,
-            "advice": self._advice_json(detection.primary, firsts, context),
-            "warnings": warnings,
-        }
+        head = ""
+        if "id" in item:
+            key = item["id"]
+            kind = type(key)
+            head = (
+                f'"id": {_STR(key) if kind is str else int.__repr__(key) if kind is int else _ENCODE(key)}, '
+            )
+        entry = self._entry
+        return (
+            f'{{{head}"codes": [{", ".join([_STR(f.code) for f in findings])}], '
+            f'"primary": {_text(detection.primary)}, '
+            f'"correlation_id": {_text(firsts["correlation_id"])}, "trace_id": {_text(firsts["trace_id"])}, '
+            f'"timestamp": {_text(firsts["timestamp"])}, "error": {_text(firsts["error"])}, '
+            f'"suberror": {_text(firsts["suberror"])}, "client_id": {_text(firsts["client_id"])}, '
+            f'"entries": [{", ".join([entry(f.code) for f in findings])}], '
+            f'"inferred": [{", ".join([_inferred(i) for i in detection.inferred])}], '
+            f'"findings": [{", ".join([_finding(f) for f in findings])}], '
+            f'"context": {_text(context)}, '
+            f'"advice": {self._advice_json(detection.primary, firsts, context)}, '
+            f'"warnings": {warnings}}}'
+        )
 
-    def _advice_json(self, code: str | None, firsts: dict[str, str | None], context: str | None) -> _Raw:
+    def _advice_json(self, code: str | None, firsts: dict[str, str | None], context: str | None) -> str:
         """The advice as JSON. Its text depends on the code, error and context, and on which of the
         values its steps use are known; the values themselves (IDs and timestamps, which need no
         JSON escaping) are put into a cached template where it holds a marker for each."""
         if not code:
-            return _Raw("null")
+            return "null"
         entry, steps, used = self._steps(code, firsts["error"])
         present = [name for name in used if firsts[name]]
         key = (code, firsts["error"], context, *present)
@@ -162,8 +143,8 @@ class Batch:
         if not all(_PLAIN.fullmatch(value) for _, value in marks):  # never from detect; stay exact anyway
             doc = json.loads(template)
             doc["fixes"] = [_put(fix, marks) for fix in doc["fixes"]]
-            return _Raw(_ENCODE(doc))
-        return _Raw(_put(template, marks))
+            return _ENCODE(doc)
+        return _put(template, marks)
 
     def _entry(self, code: str) -> str:
         found = self._entries.get(code)
@@ -211,19 +192,21 @@ def _first(primary: Finding | None, findings: tuple[Finding, ...], name: str) ->
     return None
 
 
-def _finding(f: Finding) -> dict[str, Any]:
-    return {
-        "code": f.code,
-        "how": f.how.value,
-        "span": [f.span[0], f.span[1]],
-        "excerpt": f.excerpt,
-        "trace_id": f.trace_id,
-        "correlation_id": f.correlation_id,
-        "timestamp": f.timestamp,
-        "error": f.error,
-        "suberror": f.suberror,
-        "client_id": f.client_id,
-    }
+def _text(value: str | None) -> str:
+    return "null" if value is None else _STR(value)
+
+
+def _inferred(i: Inferred) -> str:
+    return f'{{"code": {_STR(i.code)}, "phrase": {_STR(i.phrase)}}}'
+
+
+def _finding(f: Finding) -> str:
+    return (
+        f'{{"code": {_STR(f.code)}, "how": {_STR(f.how.value)}, "span": [{f.span[0]}, {f.span[1]}], '
+        f'"excerpt": {_STR(f.excerpt)}, "trace_id": {_text(f.trace_id)}, '
+        f'"correlation_id": {_text(f.correlation_id)}, "timestamp": {_text(f.timestamp)}, '
+        f'"error": {_text(f.error)}, "suberror": {_text(f.suberror)}, "client_id": {_text(f.client_id)}}}'
+    )
 
 
 def write_lines(lines: Iterable[str], kb: KnowledgeBase, out: Any, workers: int = 1) -> None:

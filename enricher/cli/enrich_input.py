@@ -20,6 +20,7 @@ import io
 import json
 import re
 import sys
+from collections.abc import Callable
 from typing import IO, Any
 
 #: a JSON escape of a UTF-16 surrogate (paired ones are fine, json joins them)
@@ -56,12 +57,13 @@ def parse(line: str) -> dict[str, Any]:
     return item
 
 
-def encode(line: str, result: dict[str, Any], number: int, dumps: Any) -> str:
-    """``dumps(result)``, with lone surrogates replaced (only a line that escaped one can hold one)."""
+def encode(line: str, number: int, write: Callable[[], str]) -> str:
+    """``write()``, the result of ``line`` as JSON text, with lone surrogates replaced (only a line
+    that escaped one can hold one)."""
     try:
-        text: str = dumps(result)
+        text = write()
     except RecursionError:  # an id nested just below the parser's limit
-        return str(dumps({"line": number, "error": "JSON nested too deeply"}))
+        return json.dumps({"line": number, "error": "JSON nested too deeply"}, ensure_ascii=False)
     if "\\u" in line and _SURROGATE_ESCAPE.search(line):
         text = _SURROGATE.sub("\ufffd", text)
     return text

@@ -30,8 +30,7 @@ from connectors.powerbi_sources import origin_of
 from connectors.records import Source
 from connectors.signin_records import signin_of
 from connectors.timefmt import parse_time
-from enricher.cli.enrich_batch import _ENCODE, Batch
-from enricher.cli.enrich_input import encode
+from enricher.cli.enrich_batch import Batch
 from enricher.config_load import load_config
 from enricher.core.detect import detect
 from enricher.core.knowledge import load_knowledge
@@ -114,7 +113,7 @@ _BATCH = Batch(KB)
 
 
 def check_enrich_line(line: str) -> None:
-    out = encode(line, _BATCH.line(1, line), 1, _ENCODE)
+    out = _BATCH.text(1, line)
     out.encode("utf-8")  # strict: no lone surrogate
 
     def refuse(name: str) -> None:
