@@ -42,6 +42,7 @@ _VALUE_FIELDS = ("client_id", "correlation_id", "trace_id", "timestamp")
 _MAX_CACHED = 4096
 #: where a value goes in an advice template: private-use characters no knowledge base text holds
 _MARK = "\ue000{}\ue001"
+_MARKED = re.compile("\ue000([a-z_]+)\ue001")
 #: a value that reads the same inside a JSON string (IDs and timestamps always do)
 _PLAIN = re.compile(r"[0-9A-Za-z:._ +-]*")
 
@@ -55,7 +56,7 @@ class Batch:
         self._advice: dict[tuple[str, str | None], tuple[Entry, list[str], tuple[str, ...]]] = {}
         #: (code, error, context, the values its steps use that are known) -> the advice's JSON
         #: with a marker (``_MARK``) where each value goes
-        self._fixed: dict[tuple[str | None, ...], str] = {}
+        self._fixed: dict[tuple[str | None, ...], tuple[str, list[str]]] = {}
 
     def lines(self, lines: Iterable[str], first: int = 1) -> Iterator[str]:
         """Each non-blank line's result as one JSON text (no newline); ``first``: the first line's number."""
@@ -125,8 +126,8 @@ class Batch:
         entry, steps, used = self._steps(code, firsts["error"])
         present = [name for name in used if firsts[name]]
         key = (code, firsts["error"], context, *present)
-        template = self._fixed.get(key)
-        if template is None:
+        found = self._fixed.get(key)
+        if found is None:
             values = {"code": code, **{name: _MARK.format(name) for name in present}}
             template = _ENCODE(
                 {
@@ -138,13 +139,20 @@ class Batch:
             )
             if len(self._fixed) >= _MAX_CACHED:
                 self._fixed.clear()
-            self._fixed[key] = template
-        marks = [(_MARK.format(name), firsts[name] or "") for name in present]
-        if not all(_PLAIN.fullmatch(value) for _, value in marks):  # never from detect; stay exact anyway
+            # text, name, text, name, ..., text: the template cut at its markers
+            found = self._fixed[key] = (template, _MARKED.split(template))
+        template, parts = found
+        if len(parts) == 1:
+            return template
+        if not _PLAIN.fullmatch("".join([firsts[name] or "" for name in present])):  # never from detect
+            marks = [(_MARK.format(name), firsts[name] or "") for name in present]
             doc = json.loads(template)
             doc["fixes"] = [_put(fix, marks) for fix in doc["fixes"]]
             return _ENCODE(doc)
-        return _put(template, marks)
+        out = [parts[0]]
+        for i in range(1, len(parts), 2):
+            out += (firsts[parts[i]] or "", parts[i + 1])
+        return "".join(out)
 
     def _entry(self, code: str) -> str:
         found = self._entries.get(code)

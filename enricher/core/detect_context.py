@@ -47,6 +47,9 @@ class _Field:
         self.rx = re.compile(pattern)
 
     def scan(self, low: str, start: int, end: int) -> list[tuple[int, str]]:
+        """(position, value) of every match between ``start`` and ``end``, in text order."""
+        if len(self.labels) == 1:  # positions come in order and once each: no sorting
+            return self._scan_one(self.labels[0], low, start, end)
         found: dict[int, str] = {}
         for label in self.labels:
             i = low.find(label, start, end)
@@ -58,6 +61,16 @@ class _Field:
                         found[i] = value
                 i = low.find(label, i + 1, end)
         return sorted(found.items())
+
+    def _scan_one(self, label: str, low: str, start: int, end: int) -> list[tuple[int, str]]:
+        found = []
+        i = low.find(label, start, end)
+        while i != -1:
+            m = self.rx.match(low, i, end)
+            if m and (value := _field_value(self.name, m.group(1))):
+                found.append((i, value))
+            i = low.find(label, i + 1, end)
+        return found
 
 
 _FIELDS = (
