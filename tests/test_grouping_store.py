@@ -115,7 +115,7 @@ def _fields(run: RunRecord) -> dict[str, object]:
 def test_with_external_url_a_parent_links_to_its_page_with_every_item(svc: Service) -> None:
     now = svc.clock()
     health = svc.config.health.model_copy(update={"external_url": "https://aadsts.example.com"})
-    svc.pipeline.config = svc.config.model_copy(update={"health": health})
+    svc.pipeline.config = svc.pipeline.announcer.config = svc.config.model_copy(update={"health": health})
     svc.pipeline.ingest([failed(x, svc, timedelta(0)) for x in "abc"], now)
     sent = [n for n in svc.pipeline.flush(now, wait=False) if n.code == "7000222"]
     (parent,) = [n for n in sent if n.children]

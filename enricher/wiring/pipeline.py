@@ -9,7 +9,6 @@ so the outbox's uniqueness keeps every notification single) or the new one.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import time
@@ -17,7 +16,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from urllib.parse import quote
 
 from connectors.clouds import CLOUDS
 from connectors.records import RunRecord, RunStatus, Source
@@ -33,30 +31,26 @@ from enricher.core.grouping import (
     root_cause_of,
     sibling_of,
 )
-from enricher.core.incidents import Book, Incident, Scope, fingerprint_of, flush, on_failure, on_success, tick
-from enricher.core.inhibition import inhibiting, is_source
+from enricher.core.incidents import Book, Incident, Scope, fingerprint_of, on_failure, on_success
 from enricher.core.kb_schema import SEVERITIES
 from enricher.core.knowledge import KnowledgeBase
 from enricher.core.redact import scrub, scrub_record, secret_list
-from enricher.core.routing import muted, route
-from enricher.core.routing_trace import config_silences
 from enricher.core.wording import counted
 from enricher.metrics import Metrics
-from enricher.models import Alert, Detection, Link
+from enricher.models import Alert, Detection
 from enricher.notification import Notification
 from enricher.store import Store
 from enricher.store.base import Event
-from enricher.store.books import flush_book, poll_book
+from enricher.store.books import poll_book
 from enricher.store.queries import IncidentFilter
 from enricher.wiring import collector, expiry
+from enricher.wiring.announce import Announcer
 from enricher.wiring.build import SourceJob, policy_of, secrets_of
-from enricher.wiring.expiry import CredentialWatch, check
-from enricher.wiring.replicas import flush_lease, poll_lease
+from enricher.wiring.expiry import CredentialWatch
+from enricher.wiring.replicas import poll_lease
 from enricher.wiring.reports import CycleReport, PollReport, ReadRun
 
 log = logging.getLogger("aadsts_enricher.pipeline")
-#: Open incidents read per flush to find inhibition sources (the newest first, when there are more).
-MAX_INHIBITORS_READ = 100_000
 #: Open lone incidents of one code read per poll to find an item's siblings (the newest first).
 MAX_SIBLINGS_READ = 10_000
 _RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
@@ -79,7 +73,6 @@ class Pipeline:
     ) -> None:
         self.config = config
         self.watches = list(watches)
-        self._expiry_series: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
         self.store = store
         self.kb = kb
         self.jobs = list(jobs)
@@ -99,7 +92,18 @@ class Pipeline:
             t.name: portals or replace(PUBLIC_PORTALS, login=CLOUDS[t.cloud].authority)
             for t in config.tenants
         }
-        self.config_silences = config_silences(config)
+        self.announcer = Announcer(
+            config,
+            store,
+            self.policy,
+            self.metrics,
+            sink_filter,
+            self.watches,
+            self._fence,  # late-bound: the daemon sets ``fence`` after construction
+        )
+
+    def _fence(self, leases: Sequence[str]) -> None:
+        self.fence(leases)
 
     def run_once(self, now: datetime, *, wait: bool = True) -> CycleReport:
         """Poll every source once and flush: what ``once`` and the tests do."""
@@ -334,88 +338,16 @@ class Pipeline:
         if report.ok:
             self.metrics.set("aadsts_enricher_last_success_timestamp_seconds", where, now.timestamp())
 
-    # -- credential expiry -----------------------------------------------------------------------
+    # -- credential expiry and flushing: the deciding half (wiring.announce) ------------------------
 
     def watch_credentials(self, now: datetime, scope: Scope | None = None) -> list[Notification]:
         """Each tenant's credential forecast when its interval has passed; queued like any notification."""
-
-        def enqueue(n: Notification) -> None:
-            sinks = [
-                s
-                for s in route(n.labels, self.config.routes, self.config.fallback_sinks)
-                if self.sink_filter(s, n)
-            ]
-            if muted(
-                n.labels, now, [*self.config_silences, *self.store.silences(now)], self.config.maintenance
-            ):
-                sinks = []
-            self.store.enqueue(n, sinks, now)
-            self.store.add_event(n.incident_id, now, f"notify:{n.kind}", ", ".join(sinks))
-
-        found: list[Notification] = []
-        for watch in self.watches:
-            if scope is not None and not scope.covers(watch.tenant):
-                continue
-            found += check(watch, self.store, self.metrics, now, enqueue, self._expiry_series)
-        return found
-
-    # -- flushing --------------------------------------------------------------------------------
+        return self.announcer.watch_credentials(now, scope)
 
     def flush(self, now: datetime, *, wait: bool = True, scope: Scope | None = None) -> list[Notification]:
         """Reminders, batching, silences and routing: due notifications go into the outbox; of
         the tenants ``scope`` covers (a replica's share), or of all."""
-        with self.store.transaction():
-            if scope is not None:
-                self.fence([flush_lease(t) for t in sorted(scope.tenants)])
-            book = flush_book(self.store, now, self.policy, scope)
-            tick(book, now, self.policy)
-            silences = [*self.config_silences, *self.store.silences(now)]
-            rules = self.config.inhibit_rules
-            sources: list[Mapping[str, str]] | None = None
-
-            def is_muted(labels: Mapping[str, str], at: datetime) -> bool:
-                nonlocal sources
-                if muted(labels, at, silences, self.config.maintenance):
-                    return True
-                if not rules:
-                    return False
-                if sources is None:  # read once per flush, and only when something is due
-                    sources = self._inhibitors()
-                return inhibiting(labels, sources, rules) is not None
-
-            # a one-off cycle (``once``) cannot come back later to send what waits for its group
-            policy = (
-                self.policy
-                if wait
-                else replace(self.policy, group_wait=timedelta(0), group_interval=timedelta(0))
-            )
-            notifications = [self._linked(n) for n in flush(book, now, policy, is_muted)]
-            for n in notifications:
-                sinks = [
-                    s
-                    for s in route(n.labels, self.config.routes, self.config.fallback_sinks)
-                    if self.sink_filter(s, n)
-                ]
-                self.store.enqueue(n, sinks, now)
-                self.store.add_event(n.incident_id, now, f"notify:{n.kind}", ", ".join(sinks))
-            self.store.save_book(book, now)
-        return notifications
-
-    def _linked(self, n: Notification) -> Notification:
-        """With ``health.external_url`` set, a link to the incident's page: where a parent's
-        notification, which names up to 20 of its items, points for all of them."""
-        base = self.config.health.external_url
-        if not base:
-            return n
-        label = f"All {counted(n.children, 'item')}" if n.children else "Incident page"
-        link = Link(label, f"{base}/incidents/{quote(n.incident_id, safe='')}")
-        return dataclasses.replace(n, links=(*n.links, link))
-
-    def _inhibitors(self) -> list[Mapping[str, str]]:
-        """The labels of the open incidents that match the source side of an inhibition rule."""
-        rules = self.config.inhibit_rules
-        found = self.store.incidents(state="open", limit=MAX_INHIBITORS_READ)
-        return [i.labels for i in found if is_source(i.labels, rules)]
+        return self.announcer.flush(now, wait=wait, scope=scope)
 
     def _gauge_open(self, change: Mapping[str, int]) -> None:
         """Open incidents per severity: counted by the store once, then kept up to date from what
