@@ -28,7 +28,7 @@ from enricher.core.enrich import entry_for
 from enricher.core.kb_schema import CONTEXTS, Entry
 from enricher.core.knowledge import KnowledgeBase
 from enricher.core.placeholders import PLACEHOLDER_RX, fill_step
-from enricher.models import Finding, Inferred
+from enricher.models import Finding, How, Inferred
 
 #: Lines per chunk handed to a worker: big enough that passing it costs little, small enough
 #: that output keeps flowing and the last chunk does not leave the other workers idle for long.
@@ -209,12 +209,27 @@ def _inferred(i: Inferred) -> str:
 
 
 def _finding(f: Finding) -> str:
-    return (
-        f'{{"code": {_STR(f.code)}, "how": {_STR(f.how.value)}, "span": [{f.span[0]}, {f.span[1]}], '
-        f'"excerpt": {_STR(f.excerpt)}, "trace_id": {_text(f.trace_id)}, '
-        f'"correlation_id": {_text(f.correlation_id)}, "timestamp": {_text(f.timestamp)}, '
-        f'"error": {_text(f.error)}, "suberror": {_text(f.suberror)}, "client_id": {_text(f.client_id)}}}'
+    # ``_text`` written out: this runs for every finding of every line
+    trace, corr, stamp, error, sub, client = (
+        f.trace_id,
+        f.correlation_id,
+        f.timestamp,
+        f.error,
+        f.suberror,
+        f.client_id,
     )
+    return (
+        f'{{"code": {_STR(f.code)}, "how": {_HOW[f.how]}, "span": [{f.span[0]}, {f.span[1]}], '
+        f'"excerpt": {_STR(f.excerpt)}, "trace_id": {"null" if trace is None else _STR(trace)}, '
+        f'"correlation_id": {"null" if corr is None else _STR(corr)}, '
+        f'"timestamp": {"null" if stamp is None else _STR(stamp)}, '
+        f'"error": {"null" if error is None else _STR(error)}, "suberror": {"null" if sub is None else _STR(sub)}, '
+        f'"client_id": {"null" if client is None else _STR(client)}}}'
+    )
+
+
+#: each way of finding a code as its JSON string
+_HOW = {how: _STR(how.value) for how in How}
 
 
 def write_lines(lines: Iterable[str], kb: KnowledgeBase, out: Any, workers: int = 1) -> None:

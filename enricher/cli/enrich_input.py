@@ -47,7 +47,8 @@ def parse(line: str) -> dict[str, Any]:
         byte = ord(line[column - 1]) - 0xDC00
         raise LineError(f"not UTF-8 (byte 0x{byte:02x} at character {column})")
     try:
-        item = json.loads(line, parse_constant=_no_constant)
+        # ``json.loads`` with an argument builds a decoder per call; the BOM check is its own
+        item = json.loads(line, parse_constant=_no_constant) if line[:1] == "\ufeff" else _DECODE(line)
     except RecursionError:
         raise LineError("JSON nested too deeply") from None
     except ValueError as exc:
@@ -71,3 +72,6 @@ def encode(line: str, number: int, write: Callable[[], str]) -> str:
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+_DECODE = json.JSONDecoder(parse_constant=_no_constant).decode

@@ -132,6 +132,9 @@ _EXCERPT_MAX = 1000  # the longest excerpt kept (sinks bound it further, per des
 
 
 def with_context(text: str, low: str, hits: list[Hit]) -> tuple[Finding, ...]:
+    """A finding per hit, with the values found near it and its excerpt."""
+    if len(hits) == 1:
+        return (_only(text, low, hits),)
     trailers = [_trailer(low, i, hits) for i in range(len(hits))]
     skip = all(trailers)  # every code has its trailer: no separate trace, correlation, time scans
     windows = _windows([h[0] for h in hits], len(low))
@@ -165,6 +168,24 @@ def with_context(text: str, low: str, hits: list[Hit]) -> tuple[Finding, ...]:
             }
         findings.append(Finding(code, how, span, _excerpt(text, low, span, how), **found))
     return tuple(findings)
+
+
+def _only(text: str, low: str, hits: list[Hit]) -> Finding:
+    """``with_context`` for the one code most messages hold: one window, no neighbours."""
+    pos, code, how, span = hits[0]
+    trailer = _trailer(low, 0, hits)
+    start, end = max(0, pos - _NEAR), min(len(low), pos + _NEAR)
+    pick: Callable[..., str | None] = _record_field if how is How.SIGNIN else _nearest
+    found: dict[str, str | None] = {}
+    for field in _FIELDS:
+        if trailer and field.name in _TRAILER_FIELDS:
+            continue
+        pairs = field.scan(low, start, end)
+        if pairs:
+            found[field.name] = pick(pos, -1, len(text), [p for p, _ in pairs], [v for _, v in pairs])
+    if trailer:
+        found.update(trailer)
+    return Finding(code, how, span, _excerpt(text, low, span, how), **found)
 
 
 def _trailer(low: str, i: int, hits: list[Hit]) -> dict[str, str] | None:
