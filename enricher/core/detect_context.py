@@ -198,11 +198,15 @@ def _trailer(low: str, i: int, hits: list[Hit]) -> dict[str, str] | None:
     m = _TRAILER.match(low, start, end) if start != -1 else None
     if m is None:
         return None
-    return {
-        name: value
-        for name, raw in zip(_TRAILER_FIELDS, m.groups(), strict=True)
-        if (value := _field_value(name, raw))
-    }
+    trace, correlation, stamp = m.groups()  # ``_field_value`` of each, written out (every message)
+    found = {}
+    if trace := trace if len(trace) == 36 else _BREAKS.sub("", trace).lower():
+        found["trace_id"] = trace
+    if correlation := correlation if len(correlation) == 36 else _BREAKS.sub("", correlation).lower():
+        found["correlation_id"] = correlation
+    if stamp := stamp.upper().replace(" ", "T", 1):
+        found["timestamp"] = stamp
+    return found
 
 
 def _windows(positions: list[int], size: int) -> list[tuple[int, int]]:
