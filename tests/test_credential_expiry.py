@@ -268,6 +268,27 @@ class TestDaemon:
         finally:
             svc.close()
 
+    def test_an_inhibition_rule_holds_the_warning_back(self, sim: Simulator, tmp_path: Path) -> None:
+        """While the demo's 53003 incident is open in the tenant, a rule whose target is the
+        credentials category keeps the forecast's warning from every sink (without the rule the
+        same cycles send it: test_warns_once_names_dependents_then_resolves_on_rotation)."""
+        svc, sink = service(sim, tmp_path)
+        rule = cfg.InhibitRule.model_validate(
+            {
+                "source_matchers": ['code="53003"'],
+                "target_matchers": ['category="credentials"'],
+                "equal": ["tenant"],
+            }
+        )
+        svc.pipeline.announcer.config = svc.config.model_copy(update={"inhibit_rules": (rule,)})
+        try:
+            svc.cycle(wait=False)
+            svc.cycle(wait=False)
+            assert any(n.code == "53003" for n in sink.sent)
+            assert expiry(sink.sent) == []
+        finally:
+            svc.close()
+
     def test_an_app_behind_a_linked_service_is_watched_before_it_fails(
         self, sim: Simulator, tmp_path: Path
     ) -> None:

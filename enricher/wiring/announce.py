@@ -57,8 +57,17 @@ class Announcer:
 
     def watch_credentials(self, now: datetime, scope: Scope | None = None) -> list[Notification]:
         def enqueue(n: Notification) -> None:
+            """A warning silenced, in maintenance or inhibited goes to no sink: it is not held as
+            an incident's notification is; the next window warns again."""
             silences = self._silences(now)
-            self._enqueue([n], now, lambda labels: muted(labels, now, silences, self.config.maintenance))
+            rules = self.config.inhibit_rules
+
+            def held(labels: Mapping[str, str]) -> bool:
+                if muted(labels, now, silences, self.config.maintenance):
+                    return True
+                return bool(rules) and inhibiting(labels, self._inhibitors(), rules) is not None
+
+            self._enqueue([n], now, held)
 
         found: list[Notification] = []
         for watch in self.watches:
