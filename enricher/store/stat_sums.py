@@ -83,21 +83,7 @@ _CHUNK = 500
 
 #: PostgreSQL's migration 4: the same tables (times as ISO text in UTC, as SQLite keeps them, so
 #: the same comparisons hold).
-PG_STAT_TABLES = """
-    CREATE TABLE stat_rows (
-        incident_id TEXT NOT NULL, workspace TEXT NOT NULL, day TEXT NOT NULL, n INTEGER NOT NULL,
-        is_open INTEGER NOT NULL, last_day TEXT NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL,
-        code TEXT NOT NULL, severity TEXT NOT NULL, short TEXT NOT NULL, resolve_s DOUBLE PRECISION,
-        PRIMARY KEY (incident_id, workspace, day));
-    CREATE INDEX stat_rows_at ON stat_rows(workspace, day, at);
-    CREATE INDEX stat_rows_resolved ON stat_rows(is_open, at)
-        WHERE resolve_s IS NOT NULL AND workspace = '' AND day = '';
-    CREATE TABLE stat_cells (
-        workspace TEXT NOT NULL, source TEXT NOT NULL, code TEXT NOT NULL, severity TEXT NOT NULL,
-        short TEXT NOT NULL, is_open INTEGER NOT NULL, last_day TEXT NOT NULL, day TEXT NOT NULL,
-        n INTEGER NOT NULL,
-        PRIMARY KEY (workspace, source, code, severity, short, is_open, last_day, day));
-    """
+PG_STAT_TABLES = STAT_TABLES.replace(" WITHOUT ROWID", "").replace("REAL", "DOUBLE PRECISION")
 
 
 class StatTables:
