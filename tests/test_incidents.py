@@ -11,7 +11,7 @@ import pytest
 from connectors.records import RunRecord, RunStatus, Source
 from enricher.core.detect import detect
 from enricher.core.enrich import enrich
-from enricher.core.incidents import Book, Policy, flush, on_failure, on_success, tick
+from enricher.core.incidents import Book, Policy, flush, on_failure, on_success, queue_notification, tick
 from enricher.core.knowledge import KnowledgeBase, load_knowledge
 from enricher.models import Alert
 
@@ -209,3 +209,44 @@ class TestContent:
             on_failure(book, alert(kb, item), T0, policy)
         assert len(book.incidents) == 1
         assert step(book, T0 + timedelta(minutes=1), policy=policy) == [("firing", 2, "53003")]
+
+
+class TestSigninInBatches:
+    """A batched notification never gives one item's sign-in cause to the others."""
+
+    @staticmethod
+    def signin(policy: str) -> dict[str, object]:
+        return {"principal": "svc-refresh", "policies": [{"name": policy, "result": "failure"}]}
+
+    def told(self, kb: KnowledgeBase, items: str) -> Book:
+        book = Book()
+        for item in items:
+            on_failure(book, alert(kb, item=item), T0, POLICY)
+        step(book, T0 + timedelta(minutes=1))
+        return book
+
+    def test_updates_with_different_causes_go_apart(self, kb: KnowledgeBase) -> None:
+        book = self.told(kb, "abc")
+        later = T0 + timedelta(minutes=10)
+        for item, policy in zip("abc", ("Block untrusted", "Block untrusted", "Require MFA"), strict=True):
+            inc = next(i for i in book.incidents.values() if i.item_keys == (key(item),))
+            new = dataclasses.replace(inc, signin=self.signin(policy))
+            book.put(new)
+            queue_notification(book, new, "update", later)
+        sent = flush(book, later + timedelta(minutes=1), POLICY, never_muted)
+        causes = sorted((len(n.items), n.cause) for n in sent)
+        assert causes == [
+            (1, 'Conditional Access policy "Require MFA" blocked svc-refresh'),
+            (2, 'Conditional Access policy "Block untrusted" blocked svc-refresh'),
+        ]
+
+    def test_a_batch_whose_items_disagree_names_no_cause(self, kb: KnowledgeBase) -> None:
+        """Sign-ins found while the first message still waited: it goes out without a cause
+        rather than with one item's cause for both."""
+        book = Book()
+        for item, policy in (("a", "Block untrusted"), ("b", "Require MFA")):
+            inc = on_failure(book, alert(kb, item=item), T0, POLICY)
+            book.put(dataclasses.replace(inc, signin=self.signin(policy)))
+        (n,) = flush(book, T0 + timedelta(minutes=1), POLICY, never_muted)
+        assert len(n.items) == 2 and n.signin is None
+        assert "Block untrusted" not in (n.cause or "") and "Require MFA" not in (n.cause or "")  # the KB's cause

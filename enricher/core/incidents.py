@@ -245,14 +245,15 @@ def _notify(book: Book, pending: list[Pending], now: datetime) -> Notification:
         )
         book.put(dataclasses.replace(inc, seq=inc.seq + 1, notified=told, last_notified_at=now))
     content = dict(first.content)
-    if first.signin:  # the cause is known: say it, and name the policy where the steps say "the policy"
-        content["signin"] = first.signin
-        content["cause"] = cause_line(first.signin)
+    signin = _shared_signin(incidents)
+    if signin:  # the cause is known: say it, and name the policy where the steps say "the policy"
+        content["signin"] = signin
+        content["cause"] = cause_line(signin)
         content["fixes"] = [
             {"step": f.step, "command": f.command}
-            for f in name_policy([FixStep(**f) for f in content.get("fixes") or ()], first.signin)
+            for f in name_policy([FixStep(**f) for f in content.get("fixes") or ()], signin)
         ]
-    if kind == "update" and first.signin and not first.children:  # the only update a lone item gets
+    if kind == "update" and signin and not first.children:  # the only update a lone item gets
         content["title"] = f"Cause found: {content.get('title', first.code)}"
     if first.children:
         content.update(family_of(first))
@@ -275,10 +276,20 @@ def _notify(book: Book, pending: list[Pending], now: datetime) -> Notification:
     )
 
 
+def _shared_signin(incidents: list[Incident]) -> dict[str, Any] | None:
+    """The sign-in a notification carries: the one its incidents' sign-ins agree on (the same cause
+    line); none when two of them name different causes, rather than one item's cause for all."""
+    found = {cause_line(i.signin): i.signin for i in incidents if i.signin}
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
 def _queue(book: Book, inc: Incident, kind: Kind, now: datetime) -> None:
-    """Batches never mix causes: a parent goes alone, a lone item only with items of its cause."""
+    """Batches never mix causes: a parent goes alone, a lone item only with items of its cause,
+    and one whose sign-in is known only with items the same sign-in cause blocked."""
     cause = inc.fingerprint if inc.children else (inc.root_cause or {}).get("value", "")
     batch = f"{inc.tenant}|{inc.code}|{kind}" + (f"|{cause}" if cause else "")
+    if inc.signin:
+        batch += "|" + hashlib.sha256(cause_line(inc.signin).encode()).hexdigest()[:12]
     book.queue(Pending(inc.fingerprint, kind, batch, now))
 
 
