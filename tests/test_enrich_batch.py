@@ -81,21 +81,23 @@ def test_batch_writes_what_the_plain_path_writes(workers: int, monkeypatch: pyte
 
 
 def test_cli_workers_keep_order(tmp_path: Path) -> None:
-    """Through the installed command: --workers 2 writes the same file as one worker."""
+    """Through the installed command, where each worker writes its chunks to standard output
+    itself (once the chunk before is written): 2 and 3 workers write what the plain path writes."""
     lines = [json.dumps({"text": short_message(), "id": n}) + "\n" for n in range(5000)]
     source = tmp_path / "in.jsonl"
     source.write_text("".join(lines), encoding="utf-8")
     script = Path(sys.executable).with_name("aadsts-enricher")
-    one, two = (
+    one, two, three = (
         subprocess.run(
             [str(script), "enrich", "--jsonl", str(source), "--workers", n],
             capture_output=True,
             check=True,
             timeout=300,
         ).stdout
-        for n in ("1", "2")
+        for n in ("1", "2", "3")
     )
-    assert one == two and [json.loads(x)["id"] for x in two.splitlines()] == list(range(5000))
+    assert one == two == three == plain(lines).encode("utf-8")
+    assert [json.loads(x)["id"] for x in three.splitlines()] == list(range(5000))
 
 
 def test_bad_worker_count_is_a_usage_error() -> None:
