@@ -238,7 +238,7 @@ _HOW = {how: _STR(how.value) for how in How}
 
 def write_lines(lines: Iterable[str], kb: KnowledgeBase, out: Any, workers: int = 1) -> None:
     """Enrich ``lines`` into ``out`` (one result per line), in ``workers`` processes, in order."""
-    if workers <= 1:
+    if workers <= 1:  # line by line: a stream (``tail -f log | ... enrich --jsonl -``) flows through
         for text in Batch(kb).lines(lines):
             out.write(text + "\n")
         return

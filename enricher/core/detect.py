@@ -77,6 +77,8 @@ _CODE_PATTERNS: tuple[tuple[_Rx, How], ...] = (
     (_Rx(r"server[_ ]?error[_ ]?code" + _Q + _SEP + _Q + _CODE, ("server",)), How.BROKER),
     (_Rx(r"x-ms-clitelem" + _Q + _SEP + _Q + r"\d,(\d{5,7}),", ("clitelem",)), How.TELEMETRY),
 )
+#: the same, flat: (cue words, the pattern's finditer, how, not_after)
+_CODE_TABLE = tuple((rx.cue, rx.rx.finditer, how, rx.not_after) for rx, how in _CODE_PATTERNS)
 _SIGNIN_CUE = re.compile(
     r"failurereason|conditionalaccessstatus|signineventtypes|userprincipalname|createddatetime|appdisplayname",
     re.IGNORECASE,
@@ -137,14 +139,13 @@ def _lower_piece(text: str) -> str:
 def _code_hits(low: str) -> list[_Hit]:
     """(position, code, how, span) for the first occurrence of every code."""
     raw: list[_Hit] = []
-    for pattern, how in _CODE_PATTERNS:
-        for cue in pattern.cue:  # ``_Rx.finditer``, inlined: this loop runs for every message
+    for cues, finditer, how, not_after in _CODE_TABLE:
+        for cue in cues:  # the cue test, inlined: this loop runs for every message
             if cue in low:
                 break
         else:
             continue
-        not_after = pattern.not_after
-        for m in pattern.rx.finditer(low):
+        for m in finditer(low):
             start = m.start()
             if not_after and start and low[start - 1] in not_after:
                 continue

@@ -11,6 +11,7 @@ per character, half the cost of a short message's detection).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -67,7 +68,13 @@ class _Phrase:
     code: str
     phrase: str
     anchor: str
-    rx: re.Pattern[str]
+    pattern: str
+
+    @functools.cached_property
+    def rx(self) -> re.Pattern[str]:
+        """Compiled the first time a text holds the anchor: compiling all 90 phrases up front was
+        0.02 s of every ``enrich`` start-up, and most runs need a few of them."""
+        return re.compile(self.pattern)
 
 
 @dataclass(frozen=True)
@@ -84,8 +91,8 @@ class Signatures:
             words = phrase.lower().split()
             letters = re.findall(r"[a-z]+", " ".join(w for w in words if w != "*"))
             anchor = max([w for w in letters if w not in _COMMON] or letters, key=len)
-            rx = re.compile(_phrase_pattern(words))
-            by_anchor.setdefault(anchor, []).append(_Phrase(code, phrase.lower(), anchor, rx))
+            pattern = _phrase_pattern(words)
+            by_anchor.setdefault(anchor, []).append(_Phrase(code, phrase.lower(), anchor, pattern))
         if not by_anchor:
             return cls(None, {})
         return cls(
