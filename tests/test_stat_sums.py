@@ -23,7 +23,7 @@ from enricher.store import MemoryStore, SQLiteStore, Store
 from enricher.store.queries import IncidentFilter
 from enricher.store.sqlite import MIGRATIONS
 from enricher.store.sqlite_dashboard import PARENTS, SEARCH
-from enricher.store.stat_sums import STAT_BY_STORE
+from enricher.store.stat_sums import STAT_BY_STORE, STAT_TABLES
 from enricher.store.tallies import Tally
 
 NOW = datetime(2025, 4, 2, 9, 17, 30, tzinfo=UTC)
@@ -153,12 +153,13 @@ def test_an_older_store_is_summed_when_it_upgrades(tmp_path: Path) -> None:
     f = IncidentFilter(NOW - timedelta(days=7))
     before = plain(store.stat_tally(f, NOW)[0])
     version = store.schema_version
-    assert MIGRATIONS[-3:] == (PARENTS, SEARCH, STAT_BY_STORE)  # the migrations after the sums: undone first
+    sums = MIGRATIONS.index(STAT_TABLES) + 1  # the migrations after the sums are undone first
+    assert MIGRATIONS[sums : sums + 3] == (PARENTS, SEARCH, STAT_BY_STORE)
     store._db.executescript(
         "DROP INDEX incidents_first; DROP INDEX incidents_code; ALTER TABLE incidents DROP COLUMN search;"
         "DROP INDEX incidents_list; ALTER TABLE incidents DROP COLUMN parent;"
         "CREATE INDEX incidents_list ON incidents(state, severity, last_seen, resolved_at, source, code, id);"
-        f"DROP TABLE stat_rows; DROP TABLE stat_cells; PRAGMA user_version = {version - 4};"
+        f"DROP TABLE stat_rows; DROP TABLE stat_cells; DROP INDEX outbox_incident; PRAGMA user_version = {sums - 1};"
     )  # the schema before the sums
     store.close()
     reopened = SQLiteStore(path)
@@ -212,7 +213,7 @@ def test_a_store_summed_by_triggers_keeps_its_sums_when_it_upgrades(tmp_path: Pa
     path = tmp_path / "state.db"
     store = SQLiteStore(path)
     version = store.schema_version
-    store._db.executescript(OLD_TRIGGERS + f"PRAGMA user_version = {version - 1};")
+    store._db.executescript(OLD_TRIGGERS + f"PRAGMA user_version = {MIGRATIONS.index(STAT_BY_STORE)};")
     store.close()
     reopened = SQLiteStore(path)
     assert reopened.schema_version == version

@@ -166,6 +166,17 @@ def test_outbox_is_idempotent_and_ordered(store: Store) -> None:
     store.mark_dead(email.id, T0, "550 mailbox unavailable")
     assert [r.last_error for r in store.outbox(state="dead")] == ["550 mailbox unavailable"]
     assert store.outbox(state="delivered")[0].notification == first
+    # what the incident's page shows: each sink's outcome, oldest first, with when it ended
+    store.enqueue(dataclasses.replace(first, id="firing-z", incident_id="other"), ["slack"], T0)
+    outcomes = [
+        (r.notification.id, r.sink, r.state, r.attempts, r.finished_at)
+        for r in store.outbox_of(first.incident_id)
+    ]
+    assert outcomes == [
+        (first.id, "slack", "delivered", 2, T0),
+        (first.id, "email", "dead", 1, T0),
+        ("resolved-x", "slack", "pending", 0, None),
+    ]
 
 
 def test_in_flight_mark_pause_and_backlog(store: Store) -> None:

@@ -166,7 +166,7 @@ class Dashboard:
         page = IncidentPage(
             now,
             inc,
-            timeline(self.store.events(iid)),
+            timeline(self.store.events(iid), self.store.outbox_of(iid)),
             [incident_view(c) for c in children],
             self.kb.get(inc.code),
         )

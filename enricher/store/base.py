@@ -34,6 +34,8 @@ class OutboxRow:
     #: When the last attempt started, if its outcome was never recorded (a crash mid-send): this
     #: row may already have reached the destination, and is re-sent with the same idempotency key.
     sending_at: datetime | None = None
+    #: When it was delivered or given up on (None while pending): the incident page's timeline.
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,11 @@ class Store(Protocol):
     def mark_retry(self, row_id: int, next_at: datetime, error: str) -> None: ...
     def mark_dead(self, row_id: int, now: datetime, error: str) -> None: ...
     def outbox(self, *, state: OutboxState | None = None, limit: int = 1000) -> list[OutboxRow]: ...
+    def outbox_of(self, incident_id: str) -> list[OutboxRow]:
+        """The outbox rows of the notifications an incident led (its page shows what each sink
+        did with them), oldest first."""
+        ...
+
     def outbox_depth(self) -> dict[str, int]: ...
     def backlog(self) -> dict[str, Backlog]: ...
 

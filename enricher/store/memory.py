@@ -301,16 +301,19 @@ class MemoryStore:
         self._s.outbox[row_id] = dataclasses.replace(row, **changes)  # type: ignore[arg-type]
 
     def mark_delivered(self, row_id: int, now: datetime, detail: str = "") -> None:
-        self._update(row_id, state="delivered", last_error=detail)
+        self._update(row_id, state="delivered", last_error=detail, finished_at=now)
 
     def mark_retry(self, row_id: int, next_at: datetime, error: str) -> None:
         self._update(row_id, next_at=next_at, last_error=error)
 
     def mark_dead(self, row_id: int, now: datetime, error: str) -> None:
-        self._update(row_id, state="dead", last_error=error)
+        self._update(row_id, state="dead", last_error=error, finished_at=now)
 
     def outbox(self, *, state: OutboxState | None = None, limit: int = 1000) -> list[OutboxRow]:
         return [r for r in self._s.outbox.values() if state is None or r.state == state][:limit]
+
+    def outbox_of(self, incident_id: str) -> list[OutboxRow]:
+        return [r for r in self._s.outbox.values() if r.notification.incident_id == incident_id]
 
     def outbox_depth(self) -> dict[str, int]:
         return {sink: b.depth for sink, b in self.backlog().items()}

@@ -26,7 +26,7 @@ from enricher.notification import Notification
 from enricher.store.base import Backlog, OutboxRow, OutboxState, iter_due
 from enricher.store.sqlite_signins import LookupState, lookup_from, lookup_json
 
-_COLUMNS = "id, sink, body, state, attempts, created_at, next_at, last_error, sending_at"
+_COLUMNS = "id, sink, body, state, attempts, created_at, next_at, last_error, sending_at, updated_at"
 _DUE = (
     f"SELECT {_COLUMNS} FROM outbox o WHERE state = 'pending' AND next_at <= %s{{sink}} "
     "AND (sending_at IS NULL OR sending_at <= %s) AND NOT EXISTS (SELECT 1 FROM outbox p "
@@ -116,6 +116,10 @@ class PgOutbox:
             rows = self._run(f"SELECT {_COLUMNS} FROM outbox ORDER BY id LIMIT %s", (limit,))
         return [_row(r) for r in rows]
 
+    def outbox_of(self, incident_id: str) -> list[OutboxRow]:
+        rows = self._run(f"SELECT {_COLUMNS} FROM outbox WHERE incident_id = %s ORDER BY id", (incident_id,))
+        return [_row(r) for r in rows]
+
     def outbox_depth(self) -> dict[str, int]:
         return {sink: b.depth for sink, b in self.backlog().items()}
 
@@ -156,7 +160,7 @@ class PgOutbox:
 
 
 def _row(r: tuple[Any, ...]) -> OutboxRow:
-    row_id, sink, body, state, attempts, created, next_at, error, sending = r
+    row_id, sink, body, state, attempts, created, next_at, error, sending, updated = r
     return OutboxRow(
         id=int(row_id),
         notification=Notification.from_dict(json.loads(body)),
@@ -167,4 +171,5 @@ def _row(r: tuple[Any, ...]) -> OutboxRow:
         state=state,
         last_error=error,
         sending_at=sending,
+        finished_at=updated if state != "pending" else None,
     )

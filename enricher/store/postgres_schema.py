@@ -88,6 +88,10 @@ MIGRATIONS: tuple[str, ...] = (
     # 4: the dashboard's sums, as SQLite's migration 9 (enricher.store.stat_sums), filled from the
     # incidents already stored
     PG_STAT_TABLES,
+    # 5: an incident's page shows what each sink did with its notifications (SQLite's 13)
+    """
+    CREATE INDEX IF NOT EXISTS outbox_incident ON outbox (incident_id, id);
+    """,
 )
 #: The migrations after which the store fills the dashboard's sums from the stored incidents.
 REBUILD_SUMS_AFTER = frozenset({4})

@@ -87,6 +87,10 @@ MIGRATIONS: tuple[str, ...] = (
     SEARCH,
     # 12: the dashboard's sums kept by the store instead of a trigger per row
     STAT_BY_STORE,
+    # 13: an incident's page shows what each sink did with its notifications
+    """
+    CREATE INDEX IF NOT EXISTS outbox_incident ON outbox(incident_id, id);
+    """,
 )
 
 

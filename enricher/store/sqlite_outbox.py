@@ -101,6 +101,10 @@ class OutboxTable:
             rows = self._run("SELECT * FROM outbox ORDER BY id LIMIT ?", (limit,)).fetchall()
         return [_row(r) for r in rows]
 
+    def outbox_of(self, incident_id: str) -> list[OutboxRow]:
+        rows = self._run("SELECT * FROM outbox WHERE incident_id = ? ORDER BY id", (incident_id,))
+        return [_row(r) for r in rows.fetchall()]
+
     def outbox_depth(self) -> dict[str, int]:
         return {sink: b.depth for sink, b in self.backlog().items()}
 
@@ -115,7 +119,7 @@ class OutboxTable:
 
 
 def _row(r: tuple[object, ...]) -> OutboxRow:
-    row_id, _nid, sink, _iid, body, state, attempts, created, next_at, _updated, error, sending = r
+    row_id, _nid, sink, _iid, body, state, attempts, created, next_at, updated, error, sending = r
     return OutboxRow(
         id=int(str(row_id)),
         notification=Notification.from_dict(json.loads(str(body))),
@@ -126,4 +130,5 @@ def _row(r: tuple[object, ...]) -> OutboxRow:
         state=str(state),  # type: ignore[arg-type]
         last_error=str(error),
         sending_at=datetime.fromisoformat(str(sending)) if sending else None,
+        finished_at=datetime.fromisoformat(str(updated)) if state != "pending" else None,
     )

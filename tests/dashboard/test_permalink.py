@@ -68,3 +68,20 @@ def test_a_parents_page_lists_every_child(served: tuple[Served, Service]) -> Non
     assert child_status == 200 and f'href="/incidents/{parent["id"]}"' in child.decode()  # back to the parent
     kinds = re.findall(r'data-kind="([\w-]+)"', html)
     assert "notified" in kinds and 'data-sinks="console"' in html
+
+
+def test_the_timeline_says_what_the_sink_did(served: tuple[Served, Service]) -> None:
+    """After delivery the page says the alert reached the console sink, not only that it was queued."""
+    web, svc = served
+    now = svc.clock()
+    svc.pipeline.ingest([failed(x, svc) for x in "ab"], now)
+    svc.pipeline.flush(now, wait=False)
+    (parent,) = [i for i in web.json("/api/incidents?code=7000222&state=open")["incidents"] if i["children"]]
+    before = web.get(f"/incidents/{parent['id']}")[2].decode()
+    assert 'data-kind="notified"' in before and 'data-kind="delivered"' not in before
+    assert svc.deliverer.deliver_due().delivered >= 1
+    html = web.get(f"/incidents/{parent['id']}")[2].decode()
+    assert re.search(
+        r'data-kind="delivered" data-sinks="console">.{0,200}?<strong>Alert delivered to console</strong>',
+        html,
+    )

@@ -21,7 +21,8 @@ from enricher.dashboard.filters import FilterError, Filters, parse_filters
 from enricher.dashboard.stats import DayCount, GroupCount, compute_stats, failure_times, resolve_stats
 from enricher.dashboard.timeline import timeline
 from enricher.dashboard.view import IncidentView, ItemView, safe_url, scrub
-from enricher.store.base import Event
+from enricher.store.base import Event, OutboxRow
+from tests.test_store import notification
 
 T = datetime(2025, 4, 2, 12, 0, tzinfo=UTC)
 
@@ -220,3 +221,29 @@ class TestTimeline:
         steps = timeline(events)
         assert [s.kind for s in steps] == ["first-failure", "notified", "failure"]
         assert steps[1].sinks == ("console",)
+
+    def test_what_each_sink_did(self) -> None:
+        """The outbox's outcome per sink joins the timeline: delivered, given up on with the
+        destination's reason (credentials scrubbed), waiting to try again; nothing before a try."""
+        n = notification()  # a firing 53003
+        at = T + timedelta(minutes=1)
+        rows = [
+            OutboxRow(1, n, "slack", 1, T, T, "delivered", "", None, at),
+            OutboxRow(
+                2, n, "pagerduty", 7, T, T, "dead", "HTTP 400: bad routing key Bearer abc.def.ghi", None, at
+            ),
+            OutboxRow(3, n, "teams", 2, T, T + timedelta(minutes=4), "pending", "HTTP 503"),
+            OutboxRow(4, n, "email", 0, T, T),
+        ]
+        steps = timeline([Event("i1", T, "notify:firing", "slack, pagerduty, teams, email")], rows)
+        shown = [(s.kind, s.label, s.detail) for s in steps]
+        assert shown == [
+            ("notified", "Alert queued", "for slack, pagerduty, teams, email"),
+            ("delivered", "Alert delivered to slack", "1 attempt"),
+            (
+                "undelivered",
+                "Alert not delivered to pagerduty",
+                "gave up after 7 attempts: HTTP 400: bad routing key Bearer ***",
+            ),
+            ("retrying", "Alert to teams: next try", "2 attempts failed: HTTP 503"),
+        ]
