@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from connectors.records import RunRecord
 from enricher.models import Alert, FixStep, Link
 
 Kind = Literal["firing", "reminder", "resolved", "flapping", "test", "update", "credential_expiry"]
@@ -31,6 +32,12 @@ class ItemRef:
     container_id: str = ""
     run_id: str = ""
     url: str = ""
+
+    @classmethod
+    def of_run(cls, run: RunRecord, url: str = "") -> ItemRef:
+        """The item a run belongs to, as a notification lists it (with the run, and its page)."""
+        return cls(str(run.source), run.container_name, run.item_name, run.item_type, run.item_id,
+                   run.container_id, run.run_id, url)  # fmt: skip
 
 
 _FAMILY = (

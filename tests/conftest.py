@@ -1,4 +1,5 @@
-"""Fixtures every test directory may use: a real PostgreSQL server (``tests.postgres``)."""
+"""Fixtures every test directory may use: a real PostgreSQL server (``tests.postgres``) and a
+webhook receiver on loopback (``tests.sinks.servers.Receiver``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.postgres import SKIP_REASON, Cluster, available
+from tests.sinks.servers import Receiver
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +29,11 @@ def pg_cluster() -> Iterator[Cluster]:
 def postgres_url(pg_cluster: Cluster) -> str:
     """The URL of a new, empty database on the session's cluster."""
     return pg_cluster.create(f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 recording every request, closed after the test."""
+    r = Receiver()
+    yield r
+    r.close()

@@ -38,13 +38,6 @@ def sim() -> Iterator[Simulator]:
         yield s
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
 def replica_config(sim: Simulator, tmp_path: Path, name: str, url: str, hook: str) -> tuple[Path, int]:
     port = free_port()
     folder = tmp_path / name

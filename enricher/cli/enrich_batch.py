@@ -28,7 +28,7 @@ from typing import Any
 
 from enricher.cli.enrich_input import LineError, encode, parse
 from enricher.core.detect import detect
-from enricher.core.enrich import entry_for
+from enricher.core.enrich import entry_for, entry_item
 from enricher.core.kb_schema import CONTEXTS, Entry
 from enricher.core.knowledge import KnowledgeBase
 from enricher.core.placeholders import PLACEHOLDER_RX, fill_step
@@ -161,17 +161,7 @@ class Batch:
     def _entry(self, code: str) -> str:
         found = self._entries.get(code)
         if found is None:
-            entry, known = entry_for(code, self.kb)
-            found = self._entries[code] = _ENCODE(
-                {
-                    "code": code,
-                    "name": entry.name,
-                    "title": entry.title,
-                    "severity": entry.severity,
-                    "category": entry.category,
-                    "known": known,
-                }
-            )
+            found = self._entries[code] = _ENCODE(entry_item(code, self.kb))
         return found
 
     def _steps(self, code: str, error: str | None) -> tuple[Entry, list[str], tuple[str, ...]]:

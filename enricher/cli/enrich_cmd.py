@@ -21,7 +21,7 @@ from typing import Any
 
 from enricher.cli import common
 from enricher.cli.enrich_input import LineError, open_lines, parse
-from enricher.core.enrich import detection_values, entry_for
+from enricher.core.enrich import detection_values, entry_for, entry_item
 from enricher.core.kb_schema import CONTEXTS
 from enricher.core.knowledge import KnowledgeBase
 from enricher.core.placeholders import fill_step
@@ -131,22 +131,10 @@ def process_lines(lines: Iterable[str], kb: KnowledgeBase) -> Iterator[dict[str,
 def result_json(
     detection: Detection, kb: KnowledgeBase, context: str | None, warnings: list[str] | None = None
 ) -> dict[str, Any]:
-    entries = []
-    for code in detection.codes:
-        entry, known = entry_for(code, kb)
-        entries.append(
-            {
-                "code": code,
-                "name": entry.name,
-                "title": entry.title,
-                "severity": entry.severity,
-                "category": entry.category,
-                "known": known,
-            }
-        )
+    entries = [entry_item(code, kb) for code in detection.codes]
     advice = None
     if detection.primary:
-        entry, known = entry_for(detection.primary, kb, detection.first("error"))
+        entry, _ = entry_for(detection.primary, kb, detection.first("error"))
         values = detection_values(detection)
         advice = {
             "code": detection.primary,

@@ -13,6 +13,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from connectors.records import RunRecord, Source
 from enricher.core.commands import family_of, item_commands, whole_command
@@ -50,6 +51,13 @@ PUBLIC_PORTALS = Portals()
 
 def fingerprint(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
+
+
+def entry_item(code: str, kb: KnowledgeBase) -> dict[str, Any]:
+    """What ``enrich --json``/``--jsonl`` list under ``entries`` for a code."""
+    entry, known = entry_for(code, kb)
+    return {"code": code, "name": entry.name, "title": entry.title, "severity": entry.severity,
+            "category": entry.category, "known": known}  # fmt: skip
 
 
 def entry_for(code: str, kb: KnowledgeBase, oauth_error: str | None = None) -> tuple[Entry, bool]:

@@ -71,16 +71,7 @@ def on_failure(
     failed_at = run.ended_at or run.started_at or now
     key = fingerprint_of(alert, policy.group_by)
     content = content_of(alert, streak, schedule_enabled, SCHEDULE_LIMIT)
-    item = ItemRef(
-        str(run.source),
-        run.container_name,
-        run.item_name,
-        run.item_type,
-        run.item_id,
-        run.container_id,
-        run.run_id,
-        next((link.url for link in alert.links[2:]), ""),
-    )
+    item = ItemRef.of_run(run, next((link.url for link in alert.links[2:]), ""))
     old = book.incidents.get(key)
     if old is None:
         inc = Incident(

@@ -247,14 +247,7 @@ def remember_clients(store: Store, alerts: Sequence[Alert], now: datetime) -> No
         client_id = alert.detection.first("client_id")
         if client_id:
             run = alert.run
-            ref = ItemRef(
-                str(run.source),
-                run.container_name,
-                run.item_name,
-                run.item_type,
-                run.item_id,
-                run.container_id,
-            )
+            ref = dataclasses.replace(ItemRef.of_run(run), run_id="")  # the item, not one run of it
             per_tenant.setdefault(run.tenant, []).append((client_id, ref))
     for tenant, seen in per_tenant.items():
         remember_items(store, tenant, seen, now)

@@ -37,13 +37,6 @@ def sim() -> Iterator[Simulator]:
         yield s
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
 def fill(store: Store, count: int, sink: str, now: datetime) -> None:
     for n in range(count):
         note = dataclasses.replace(firing(), id=f"backlog-{n}", incident_id=f"inc-{n}")

@@ -50,13 +50,6 @@ def sim() -> Iterator[Simulator]:
         yield s
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
 class Running:
     """A Service with the ingest endpoint; ``hook`` (a webhook sink) is only a forward target."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 
 from enricher.models import FixStep, Link
 from enricher.notification import ItemRef, Notification
-from tests.sinks.servers import Certs, Receiver, make_certs
+from tests.sinks.servers import Certs, make_certs
 
 GOLDEN = Path(__file__).parent / "golden"
 T0 = datetime(2025, 4, 2, 6, 10, 44, tzinfo=UTC)
@@ -110,13 +109,6 @@ def hostile() -> Notification:
         summary=f"Summary {HOSTILE_BITS}",
         links=(Link(HOSTILE_BITS, "https://evil.example/a|b>c<d"), Link("js", "javascript:alert(1)")),
     )
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ give small payloads, with the visible marker, cut between words, through the rea
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +36,6 @@ def huge() -> Notification:
         excerpt=SENTENCE * 300,
         labels={"workspace": "Factory " * 12000, "item": NAME},
     )
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 #: destination -> the most bytes one notification may take (all were above 1 MB before bounds)
