@@ -39,54 +39,64 @@ _GUID = "(" + _STRICT_GUID + "|" + "-".join(f"{_HEX}{{{n}}}{_WRAP}" for n in (8,
 
 
 class _Field:
-    """A context field: found by locating its label words with str.find, then matching at each one."""
+    """A context field, found by locating its label words with ``str.find`` and matching at each.
 
-    def __init__(self, name: str, labels: tuple[str, ...], pattern: str) -> None:
+    A field with one label that starts every match and cannot occur again inside one (``flat``) is
+    found by one ``finditer`` instead: the regex engine's literal search does the finding, with no
+    Python step per label occurrence. ``not_after``: characters that must not come just before a
+    match, checked here because a leading lookbehind would cost the engine its literal search.
+    """
+
+    def __init__(
+        self, name: str, labels: tuple[str, ...], pattern: str, flat: bool = False, not_after: str = ""
+    ) -> None:
+        assert not flat or len(labels) == 1, "flat fields have one label"
+        assert not any(a != b and b.startswith(a) for a in labels for b in labels), "labels start apart"
         self.name = name
         self.labels = labels
         self.rx = re.compile(pattern)
+        self.flat = flat
+        self.not_after = not_after
 
     def scan(self, low: str, start: int, end: int) -> list[tuple[int, str]]:
         """(position, value) of every match between ``start`` and ``end``, in text order."""
-        if len(self.labels) == 1:  # positions come in order and once each: no sorting
-            return self._scan_one(self.labels[0], low, start, end)
-        found: dict[int, str] = {}
+        name = self.name
+        found: list[tuple[int, str]] = []
+        if self.flat:
+            not_after = self.not_after
+            for m in self.rx.finditer(low, start, end):
+                i = m.start()
+                if not (not_after and i and low[i - 1] in not_after) and (
+                    value := _field_value(name, m.group(1))
+                ):
+                    found.append((i, value))
+            return found
+        match = self.rx.match
         for label in self.labels:
             i = low.find(label, start, end)
             while i != -1:
-                m = self.rx.match(low, i, end)
-                if m and i not in found:
-                    value = _field_value(self.name, m.group(1))
-                    if value:
-                        found[i] = value
+                at = match(low, i, end)
+                if at and (value := _field_value(name, at.group(1))):
+                    found.append((i, value))
                 i = low.find(label, i + 1, end)
-        return sorted(found.items())
-
-    def _scan_one(self, label: str, low: str, start: int, end: int) -> list[tuple[int, str]]:
-        found = []
-        i = low.find(label, start, end)
-        while i != -1:
-            m = self.rx.match(low, i, end)
-            if m and (value := _field_value(self.name, m.group(1))):
-                found.append((i, value))
-            i = low.find(label, i + 1, end)
+        if len(self.labels) > 1:  # each label's positions come in order; no two labels start alike
+            found.sort()
         return found
 
 
 _FIELDS = (
-    _Field("trace_id", ("trace",), r"trace[ _]?id" + _Q + _SEP + _Q + _GUID),
-    _Field("correlation_id", ("correlation",), r"correlation[ _]?id" + _Q + _SEP + _Q + _GUID),
-    _Field(
-        "timestamp",
-        ("timestamp",),
-        r"timestamp" + _Q + _SEP + _Q + _TS,
-    ),
+    _Field("trace_id", ("trace",), r"trace[ _]?id" + _Q + _SEP + _Q + _GUID, flat=True),
+    _Field("correlation_id", ("correlation",), r"correlation[ _]?id" + _Q + _SEP + _Q + _GUID, flat=True),
+    _Field("timestamp", ("timestamp",), r"timestamp" + _Q + _SEP + _Q + _TS, flat=True),
     _Field(
         "error",
         ("error",),
-        r"(?<![a-z_])error(?:[_ ]?code)?" + _Q + _SEP + _Q + "(" + _OAUTH_ERRORS + r")(?![a-z_])",
+        r"error(?:[_ ]?code)?" + _Q + _SEP + _Q + "(" + _OAUTH_ERRORS + r")(?![a-z_])",
+        flat=True,  # "error" inside a match is only the tail of "server_error", never a match's start
+        not_after="abcdefghijklmnopqrstuvwxyz_",
     ),
-    _Field("suberror", ("suberror", "sub_error"), r"sub_?error" + _Q + _SEP + _Q + r"([a-z][a-z_]{2,40})"),
+    # not flat: a sub-error's value may itself read "suberror: ..."
+    _Field("suberror", ("sub",), r"sub_?error" + _Q + _SEP + _Q + r"([a-z][a-z_]{2,40})"),
     _Field(
         "client_id",
         ("app", "client"),
@@ -96,6 +106,10 @@ _FIELDS = (
         + _Q
         + _GUID,
     ),
+)
+#: the fields Entra's trailer does not give
+_OTHER_FIELDS = tuple(
+    field for field in _FIELDS if field.name not in ("trace_id", "correlation_id", "timestamp")
 )
 _GAP = r"(?:\s|\\+[rn]|,){0,8}"
 # Entra's standard trailer, "Trace ID: ..\r\nCorrelation ID: ..\r\nTimestamp: ..", in one match:
@@ -177,11 +191,11 @@ def _only(text: str, low: str, hits: list[Hit]) -> Finding:
     start, end = max(0, pos - _NEAR), min(len(low), pos + _NEAR)
     pick: Callable[..., str | None] = _record_field if how is How.SIGNIN else _nearest
     found: dict[str, str | None] = {}
-    for field in _FIELDS:
-        if trailer and field.name in _TRAILER_FIELDS:
-            continue
+    for field in _OTHER_FIELDS if trailer else _FIELDS:
         pairs = field.scan(low, start, end)
-        if pairs:
+        if len(pairs) == 1:  # the window is within _NEAR of the code: both rules pick its one value
+            found[field.name] = pairs[0][1]
+        elif pairs:
             found[field.name] = pick(pos, -1, len(text), [p for p, _ in pairs], [v for _, v in pairs])
     if trailer:
         found.update(trailer)

@@ -69,6 +69,9 @@ class _Phrase:
     phrase: str
     anchor: str
     pattern: str
+    #: another word of the phrase (its second-best anchor), or "": every match holds it, and a
+    #: substring test costs a fifth of running the pattern over a message that lacks it
+    also: str = ""
 
     @functools.cached_property
     def rx(self) -> re.Pattern[str]:
@@ -90,9 +93,11 @@ class Signatures:
         for code, phrase in pairs:
             words = phrase.lower().split()
             letters = re.findall(r"[a-z]+", " ".join(w for w in words if w != "*"))
-            anchor = max([w for w in letters if w not in _COMMON] or letters, key=len)
+            # the longest uncommon word anchors the phrase; the next best is checked before its pattern runs
+            anchor, *rest = sorted(letters, key=lambda w: (w not in _COMMON, len(w)), reverse=True)
+            also = next((w for w in rest if w != anchor), "")
             pattern = _phrase_pattern(words)
-            by_anchor.setdefault(anchor, []).append(_Phrase(code, phrase.lower(), anchor, pattern))
+            by_anchor.setdefault(anchor, []).append(_Phrase(code, phrase.lower(), anchor, pattern, also))
         if not by_anchor:
             return cls(None, {})
         return cls(
@@ -122,6 +127,7 @@ class Signatures:
             Inferred(p.code, p.phrase, m.span())
             for anchor in present
             for p in self.by_anchor[anchor]
+            if p.also in lowered
             for m in p.rx.finditer(lowered)
         ]
         found.sort(key=lambda i: i.span)
