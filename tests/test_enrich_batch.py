@@ -15,6 +15,7 @@ import json
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,40 @@ def test_bad_worker_count_is_a_usage_error() -> None:
         [str(script), "enrich", "--jsonl", "-", "--workers", "0"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and "--workers" in done.stderr and "Traceback" not in done.stderr
+
+
+class _Recorder(io.RawIOBase):
+    """A raw stream that keeps each write it is given, to see when output leaves."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.writes.append(bytes(data))
+        return len(data)
+
+
+def test_a_terminal_gets_each_result_as_it_is_made() -> None:
+    """A line-buffered output (a terminal) is written line by line; any other in groups."""
+    lines = [json.dumps({"text": short_message()}) + "\n" for _ in range(20)]
+    raw = _Recorder()
+    out = io.TextIOWrapper(raw, encoding="utf-8", line_buffering=True)
+    enrich_batch.write_lines(lines, load_knowledge(), out)
+    assert len(raw.writes) == 20 and all(w.count(b"\n") == 1 for w in raw.writes)
+    grouped = io.StringIO()
+    enrich_batch.write_lines(lines, load_knowledge(), grouped)
+    assert b"".join(raw.writes).decode() == grouped.getvalue() == plain(lines)
+
+
+def test_lines_enriched_before_an_interruption_are_written() -> None:
+    def interrupted() -> Iterator[str]:
+        yield from LINES[:30]
+        raise KeyboardInterrupt
+
+    out = io.StringIO()
+    with pytest.raises(KeyboardInterrupt):
+        enrich_batch.write_lines(interrupted(), load_knowledge(), out)
+    assert out.getvalue() == plain(LINES[:30]) != ""
