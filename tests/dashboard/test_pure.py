@@ -97,6 +97,11 @@ class TestSafeUrl:
     def test_only_absolute_http(self, url: str, expected: str) -> None:
         assert safe_url(url) == expected
 
+    @pytest.mark.parametrize("char", [chr(c) for c in range(0x21)] + list("\\<>\"'`"))
+    def test_no_control_space_or_markup_character_inside(self, char: str) -> None:
+        assert safe_url(f"https://x.example/a{char}b") == ""
+        assert safe_url("https://x.example/a-b") == "https://x.example/a-b"
+
 
 class TestScrub:
     @pytest.mark.parametrize(
