@@ -23,7 +23,7 @@ from enricher.store import MemoryStore, SQLiteStore, Store
 from enricher.store.queries import IncidentFilter
 from enricher.store.sqlite import MIGRATIONS
 from enricher.store.sqlite_dashboard import PARENTS, SEARCH
-from enricher.store.stat_sums import STAT_BY_STORE, STAT_TABLES
+from enricher.store.stat_sums import _RESOLVED, STAT_BY_STORE, STAT_TABLES, _where
 from enricher.store.tallies import Tally
 
 NOW = datetime(2025, 4, 2, 9, 17, 30, tzinfo=UTC)
@@ -235,4 +235,21 @@ def test_cells_that_reach_zero_go(tmp_path: Path) -> None:
     cells = store._db.execute("SELECT COUNT(*) FROM stat_cells WHERE n = 0").fetchone()[0]
     assert cells == 0
     assert store._db.execute("SELECT COUNT(*) FROM stat_cells").fetchone()[0] > 0
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "f", [IncidentFilter(NOW), IncidentFilter(NOW, sources=("powerbi",), codes=("53003",))]
+)
+def test_the_resolved_times_are_read_in_their_index(tmp_path: Path, f: IncidentFilter) -> None:
+    """Both halves of the resolved-times read search ``stat_rows_resolved``. SQLite plans without
+    statistics, and given the index's old key it walked every counting row for the open half
+    (51 ms of a 56 ms ``/api/stats`` at 100,000 incidents)."""
+    store = SQLiteStore(tmp_path / "state.db")
+    where, args = _where(f)
+    plan = store._db.execute(
+        f"EXPLAIN QUERY PLAN {_RESOLVED.format(where=where)}", ["", *args, *args]
+    ).fetchall()
+    searches = [detail for *_, detail in plan if detail.startswith(("SEARCH", "SCAN"))]
+    assert len(searches) == 2 and all("USING INDEX stat_rows_resolved" in s for s in searches), searches
     store.close()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from enricher.errors import StoreError
-from enricher.store.stat_sums import PG_STAT_TABLES
+from enricher.store.stat_sums import PG_STAT_TABLES, STAT_RESOLVED_INDEX
 
 if TYPE_CHECKING:
     import psycopg
@@ -91,7 +91,9 @@ MIGRATIONS: tuple[str, ...] = (
     # 5: an incident's page shows what each sink did with its notifications (SQLite's 13)
     """
     CREATE INDEX IF NOT EXISTS outbox_incident ON outbox (incident_id, id);
-    """,
+    """,  # 6: the resolved-times index as SQLite's migration 14 (PostgreSQL chose well without it; the
+    # two stores keep the same tables)
+    STAT_RESOLVED_INDEX,
 )
 #: The migrations after which the store fills the dashboard's sums from the stored incidents.
 REBUILD_SUMS_AFTER = frozenset({4})

@@ -58,6 +58,15 @@ STAT_BY_STORE = """
     DROP TRIGGER IF EXISTS stat_rows_added;
     DROP TRIGGER IF EXISTS stat_rows_removed;
     """
+#: SQLite's migration 14 (PostgreSQL's 6): the resolved-times index with the two constant columns
+#: in its key. With only ``(is_open, at)``, SQLite (no ANALYZE statistics) preferred
+#: ``stat_rows_at``'s two equal columns for the open half of ``_RESOLVED`` and walked every
+#: counting row: 51 of the 56 ms of ``/api/stats`` at 100,000 incidents. Three equal columns win.
+STAT_RESOLVED_INDEX = """
+    DROP INDEX IF EXISTS stat_rows_resolved;
+    CREATE INDEX stat_rows_resolved ON stat_rows(is_open, workspace, day, at)
+        WHERE resolve_s IS NOT NULL AND workspace = '' AND day = '';
+    """
 _CELL_KEY = "workspace, source, code, severity, short, is_open, last_day, day"
 _CELL_MATCH = " AND ".join(f"{c} = ?" for c in _CELL_KEY.split(", "))
 _SUMS = (
