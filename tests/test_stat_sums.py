@@ -156,8 +156,8 @@ def test_an_older_store_is_summed_when_it_upgrades(tmp_path: Path) -> None:
     sums = MIGRATIONS.index(STAT_TABLES) + 1  # the migrations after the sums are undone first
     assert MIGRATIONS[sums : sums + 3] == (PARENTS, SEARCH, STAT_BY_STORE)
     store._db.executescript(
-        "DROP INDEX incidents_first; DROP INDEX incidents_code; ALTER TABLE incidents DROP COLUMN search;"
-        "DROP INDEX incidents_list; ALTER TABLE incidents DROP COLUMN parent;"
+        "DROP INDEX incidents_first; DROP INDEX incidents_code; DROP INDEX incidents_list;"
+        "ALTER TABLE incidents DROP COLUMN search; ALTER TABLE incidents DROP COLUMN parent;"
         "CREATE INDEX incidents_list ON incidents(state, severity, last_seen, resolved_at, source, code, id);"
         f"DROP TABLE stat_rows; DROP TABLE stat_cells; DROP INDEX outbox_incident; PRAGMA user_version = {sums - 1};"
     )  # the schema before the sums

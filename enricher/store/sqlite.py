@@ -26,7 +26,14 @@ from enricher.store.base import (
     worth_processing,
 )
 from enricher.store.codec import incident_from, silence_from, silence_json
-from enricher.store.sqlite_dashboard import LIST_INDEX, PARENTS, SEARCH, WORKSPACE_KEYS, DashboardQueries
+from enricher.store.sqlite_dashboard import (
+    LIST_COVERS,
+    LIST_INDEX,
+    PARENTS,
+    SEARCH,
+    WORKSPACE_KEYS,
+    DashboardQueries,
+)
 from enricher.store.sqlite_incidents import INCIDENT_INDEXES, IncidentTables, chunks
 from enricher.store.sqlite_outbox import OutboxTable
 from enricher.store.sqlite_signins import SIGNIN_LOOKUPS, SigninTable
@@ -92,6 +99,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS outbox_incident ON outbox(incident_id, id);
     """,  # 14: the dashboard's resolved times read in an index SQLite's planner does not pass over
     STAT_RESOLVED_INDEX,
+    # 15: the dashboard's header counts and searches read the list index alone
+    LIST_COVERS,
 )
 
 

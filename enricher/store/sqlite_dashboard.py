@@ -44,6 +44,15 @@ SEARCH = """
     CREATE INDEX incidents_first ON incidents(state, first_seen);
     CREATE INDEX incidents_code ON incidents(state, code, last_seen);
     """
+#: Migration 15: the list index also holds ``first_seen`` and ``search``, so the header's counts and
+#: a search read the index alone. Each incident row holds its body (about 4 KB here) before the
+#: columns added later, so reading ``search`` from the row read a page or more per incident: at
+#: 100,000 incidents a search page took 450 ms, 140 ms from the index (built in about 1 s).
+LIST_COVERS = """
+    DROP INDEX IF EXISTS incidents_list;
+    CREATE INDEX incidents_list ON incidents(
+        state, severity, last_seen, resolved_at, source, code, parent, id, first_seen, search);
+    """
 _RANK_SQL = (
     "CASE severity " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in RANK.items()) + f" ELSE {RANK['info']} END"
 )
