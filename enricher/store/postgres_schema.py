@@ -91,7 +91,8 @@ MIGRATIONS: tuple[str, ...] = (
     # 5: an incident's page shows what each sink did with its notifications (SQLite's 13)
     """
     CREATE INDEX IF NOT EXISTS outbox_incident ON outbox (incident_id, id);
-    """,  # 6: the resolved-times index as SQLite's migration 14 (PostgreSQL chose well without it; the
+    """,
+    # 6: the resolved-times index as SQLite's migration 14 (PostgreSQL chose well without it; the
     # two stores keep the same tables)
     STAT_RESOLVED_INDEX,
 )

@@ -97,7 +97,8 @@ MIGRATIONS: tuple[str, ...] = (
     # 13: an incident's page shows what each sink did with its notifications
     """
     CREATE INDEX IF NOT EXISTS outbox_incident ON outbox(incident_id, id);
-    """,  # 14: the dashboard's resolved times read in an index SQLite's planner does not pass over
+    """,
+    # 14: the dashboard's resolved times read in an index SQLite's planner does not pass over
     STAT_RESOLVED_INDEX,
     # 15: the dashboard's header counts and searches read the list index alone
     LIST_COVERS,
