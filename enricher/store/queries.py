@@ -57,8 +57,13 @@ class IncidentRow:
     workspaces: tuple[str, ...]
 
 
+def shown_severity(severity: str) -> str:
+    """A severity the dashboard does not know (an older or hand-edited knowledge base) is 'info'."""
+    return severity if severity in RANK else "info"
+
+
 def severity_of(inc: Incident) -> str:
-    return inc.severity if inc.severity in RANK else "info"
+    return shown_severity(inc.severity)
 
 
 def workspaces_of(inc: Incident) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from enricher.core.incidents import Incident
 from enricher.store.codec import incident_from
-from enricher.store.queries import RANK, IncidentFilter, IncidentRow, Summary
+from enricher.store.queries import RANK, IncidentFilter, IncidentRow, Summary, shown_severity
 
 #: Migration 5: case-folded workspace names for the workspace filter (older rows: ASCII lower case).
 WORKSPACE_KEYS = """
@@ -115,13 +115,13 @@ class DashboardQueries:
         where, args = _where(f)
         at = since.isoformat()
         # grouped as stored, in the list index's order (no temporary B-tree: 32 to 19 ms at
-        # 100,000); a severity the dashboard does not know counts as 'info'
+        # 100,000), then folded as the dashboard shows them
         open_by = Counter[str]()
         for sev, n in self._run(
             f"SELECT severity, COUNT(*) FROM incidents WHERE {where} AND state = 'open' GROUP BY severity",
             args,
         ):
-            open_by[sev if sev in RANK else "info"] += int(n)
+            open_by[shown_severity(sev)] += int(n)
         new, resolved = self._run(
             f"SELECT COALESCE(SUM(first_seen >= ?), 0), COALESCE(SUM(resolved_at >= ?), 0) FROM incidents "
             f"WHERE {where} AND (first_seen >= ? OR resolved_at >= ?)",
